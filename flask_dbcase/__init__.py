@@ -1,0 +1,15 @@
+"""Database test cases for Flask and Flask-SQLAlchemy, built on unittest."""
+
+from .testcase import ClientTestCase as ClientTestCase
+from .testcase import DatabaseTestCase as DatabaseTestCase
+from .testcase import TransactionalTestCase as TransactionalTestCase
+from .transaction import ImplicitCommitError as ImplicitCommitError
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ClientTestCase",
+    "DatabaseTestCase",
+    "ImplicitCommitError",
+    "TransactionalTestCase",
+]

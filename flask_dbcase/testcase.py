@@ -1,0 +1,315 @@
+"""The test case classes: how a test gets its app, its database and its isolation."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import traceback
+import typing as t
+import unittest
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from . import database
+from .client import isolated_client_class
+from .testdata import forget_copies
+from .testdata import unwrap_test_data
+from .testdata import wrap_test_data
+from .transaction import TestTransaction
+
+if t.TYPE_CHECKING:
+    import sqlalchemy as sa
+    from flask.ctx import AppContext
+    from flask_sqlalchemy import SQLAlchemy
+
+
+class _ClassState:
+    """What one test class set up, and what must be undone when it ends."""
+
+    def __init__(self) -> None:
+        self.own_db = False
+        self.engines: dict[str | None, sa.Engine] = {}
+        self.transaction: TestTransaction | None = None
+        self.test_data: dict[str, t.Any] = {}
+
+
+class DatabaseTestCase(unittest.TestCase):
+    """Empty every table after each test; the code under test commits for real.
+
+    Use it for code that must really commit: threads, several connections, a
+    server in another thread. For everything else :class:`TransactionalTestCase` is
+    much faster.
+
+    Once per class, the app is built with :meth:`create_app`, its Flask-SQLAlchemy
+    extension found, and the tables of every bind created. Each test runs with a
+    fresh application context pushed. After each test, every row of every table of
+    every bind is deleted, children first. When the class ends, the tables are
+    dropped and the engines disposed.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The application, built by :meth:`create_app` once per class.
+    app: t.ClassVar[Flask]
+
+    #: The Flask-SQLAlchemy extension. Found on the app unless set on the class.
+    db: t.ClassVar[SQLAlchemy]
+
+    #: The application context pushed for the current test.
+    app_context: AppContext
+
+    _dbcase: t.ClassVar[_ClassState]
+    _dbcase_ready = False
+
+    def __init__(self, methodName: str = "runTest") -> None:
+        super().__init__(methodName)
+        method = getattr(self, methodName, None)
+        if method is not None:
+            # Checked when the test runs, so that a setUp that forgot super() fails
+            # loudly instead of running the test without isolation.
+            setattr(self, methodName, _require_setup(self, method))
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls._dbcase_set_up_class()
+
+    @classmethod
+    def _dbcase_set_up_class(cls) -> None:
+        if cls.__dict__.get("_dbcase") is not None:
+            return
+        state = _ClassState()
+        app = _build_app(cls)
+        db = _find_db(cls, app)
+        if "db" not in vars(cls):
+            cls.db = db
+            state.own_db = True
+        cls.app = app
+        cls._dbcase = state
+        cls.addClassCleanup(_forget_class, cls)
+        with app.app_context():
+            state.engines = dict(db.engines)
+            cls.addClassCleanup(_dispose, state.engines)
+            for key, engine in state.engines.items():
+                owner = f"{cls.__qualname__!r} (bind {key!r})"
+                database.check_test_database(engine.url, owner)
+                database.check_connection(engine, owner)
+            database.create_schema(db, state.engines)
+            cls.addClassCleanup(_drop_schema, db, app, state.engines)
+            cls._begin_class_isolation()
+
+    @classmethod
+    def _begin_class_isolation(cls) -> None:
+        """Prepare the isolation of the tests, with the schema in place.
+
+        Requires an active application context.
+        """
+        if hasattr(cls, "setUpTestData"):
+            raise TypeError(
+                f"{cls.__qualname__!r} defines 'setUpTestData', which a"
+                " DatabaseTestCase cannot keep: its tables are emptied after every"
+                " test. Create the data in 'setUp', or derive from"
+                " TransactionalTestCase."
+            )
+
+    def setUp(self) -> None:
+        super().setUp()
+        if type(self).__dict__.get("_dbcase") is None:
+            name = type(self).__qualname__
+            raise RuntimeError(
+                f"{name!r} has no database set up: its 'setUpClass' did not call"
+                f" 'super().setUpClass()'. Add that call to '{name}.setUpClass'."
+            )
+        self.app_context = context = self.app.app_context()
+        context.push()
+        if context.url_adapter is None:
+            # Without SERVER_NAME, url_for() works only during a request.
+            context.url_adapter = self.app.url_map.bind("localhost")
+        self._dbcase_ready = True
+        self.addCleanup(self._end_test, context)
+
+    def _end_test(self, context: AppContext) -> None:
+        """Pop the test's context and undo what the test did to the database."""
+        self._dbcase_ready = False
+        try:
+            context.pop()
+        finally:
+            database.empty_tables(self.db, self._dbcase.engines)
+
+
+class TransactionalTestCase(DatabaseTestCase):
+    """Roll back everything each test did, commits included.
+
+    Every bind's connection is kept in a transaction for the whole class; each test
+    runs inside a savepoint of it that is rolled back when the test ends. Application
+    code may call ``db.session.commit()``, ``rollback()`` and ``begin_nested()``, or
+    use ``db.engine.begin()`` and ``db.engine.connect()``: none of it outlives the
+    test. Binds that point at the same database share one connection.
+
+    All connections of a test share that one connection per database, so a thread
+    or a second connection cannot wait for another to commit; use
+    :class:`DatabaseTestCase` for such code.
+
+    .. versionadded:: 0.1
+    """
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        """Create data shared by every test of the class.
+
+        Runs once per class, inside the class's transaction and with an application
+        context pushed; the session is committed after it returns. Each test gets
+        its own copy of the attributes this method sets on the class: mapped
+        instances are merged into the test's session, so what a test changes, in
+        the database or on the objects, is gone for the next test.
+        """
+
+    @classmethod
+    def _begin_class_isolation(cls) -> None:
+        state = cls._dbcase
+        state.transaction = transaction = TestTransaction(state.engines.values())
+        cls.addClassCleanup(transaction.close)
+        before = dict(vars(cls))
+        with cls.app.app_context():
+            cls.setUpTestData()
+            session = cls.db.session()
+            session.expire_on_commit = False  # the copies then need no query
+            session.commit()
+        state.test_data = wrap_test_data(cls, before, cls.db.session)
+        cls.addClassCleanup(unwrap_test_data, cls, state.test_data)
+        transaction.begin_tests()
+
+    def _end_test(self, context: AppContext) -> None:
+        self._dbcase_ready = False
+        transaction = self._dbcase.transaction
+        assert transaction is not None
+        transaction.start_closing()
+        try:
+            context.pop()
+        finally:
+            forget_copies(self, self._dbcase.test_data)
+            transaction.end_test()
+
+
+class ClientTestCase(TransactionalTestCase):
+    """Roll back each test like :class:`TransactionalTestCase`, with a test client.
+
+    :attr:`client` sends each request in a fresh application context, as a server
+    would: the request has its own ``g`` and ``db.session``, and
+    ``teardown_appcontext`` runs after it. So a view that forgets to commit loses
+    its changes, as it would in production. Data the test created is visible to the
+    request, and the test's session is expired after each request, so it sees what
+    the request changed.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The client class to extend. Defaults to the app's ``test_client_class``,
+    #: else :class:`flask.testing.FlaskClient`.
+    test_client_class: t.ClassVar[type[FlaskClient] | None] = None
+
+    #: The test client for the current test.
+    client: FlaskClient
+
+    def setUp(self) -> None:
+        super().setUp()
+        base = self.test_client_class or self.app.test_client_class or FlaskClient
+        cls = isolated_client_class(base)
+        self.client = cls(self.app, self.app.response_class, use_cookies=True)
+
+
+def _require_setup(case: DatabaseTestCase, method: t.Callable[..., t.Any]) -> t.Any:
+    @functools.wraps(method)
+    def run_test(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not case._dbcase_ready:
+            name = type(case).__qualname__
+            raise RuntimeError(
+                f"{name!r} did not set up the test's isolation: its 'setUp' did not"
+                f" call 'super().setUp()'. Add that call to '{name}.setUp' before"
+                " anything that uses the app or the database."
+            )
+        return method(*args, **kwargs)
+
+    return run_test
+
+
+def _build_app(cls: type[DatabaseTestCase]) -> Flask:
+    name = cls.__qualname__
+    factory = inspect.getattr_static(cls, "create_app", None)
+    if factory is None:
+        raise TypeError(
+            f"{name!r} has no 'create_app'. Define 'create_app(self)' (or a"
+            " classmethod) that returns the Flask application to test."
+        )
+    try:
+        if isinstance(factory, (classmethod, staticmethod)):
+            app = cls.create_app()  # type: ignore[attr-defined]
+        else:
+            app = cls().create_app()  # type: ignore[attr-defined]
+    except ImportError as error:
+        if not _raised_by_sqlalchemy(error):
+            raise
+        raise RuntimeError(
+            f"'{name}.create_app' failed because the database driver"
+            f" {error.name!r} is not installed. Install it in the environment that"
+            f" runs the tests (for example 'pip install {error.name}'), or change"
+            " the database URL."
+        ) from error
+    if app is None:
+        raise TypeError(
+            f"'{name}.create_app' returned None. Return the Flask application"
+            " (did you forget 'return app'?)."
+        )
+    if not isinstance(app, Flask):
+        raise TypeError(
+            f"'{name}.create_app' returned {type(app).__name__!r}, not a Flask"
+            " application. Return the app itself, not a client or an extension."
+        )
+    return app
+
+
+def _raised_by_sqlalchemy(error: ImportError) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return any("sqlalchemy" in frame.filename.replace("\\", "/") for frame in frames)
+
+
+def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
+    name = cls.__qualname__
+    found = app.extensions.get("sqlalchemy")
+    declared = vars(cls).get("db") or getattr(cls, "db", None)
+    if declared is not None:
+        if declared is not found:
+            raise RuntimeError(
+                f"'{name}.db' is not registered on the app that"
+                f" '{name}.create_app' returned. Call 'db.init_app(app)' in the app"
+                " factory."
+            )
+        return declared
+    if found is None:
+        raise RuntimeError(
+            f"'{name}.create_app' returned an app without Flask-SQLAlchemy. Call"
+            " 'db.init_app(app)' in your app factory, or set"
+            f" '{name}.db'."
+        )
+    return found
+
+
+def _dispose(engines: dict[str | None, sa.Engine]) -> None:
+    for engine in engines.values():
+        engine.dispose()
+
+
+def _drop_schema(
+    db: SQLAlchemy, app: Flask, engines: dict[str | None, sa.Engine]
+) -> None:
+    with app.app_context():
+        database.drop_schema(db, engines)
+
+
+def _forget_class(cls: type[DatabaseTestCase]) -> None:
+    state = cls._dbcase
+    del cls._dbcase
+    del cls.app
+    if state.own_db:
+        del cls.db

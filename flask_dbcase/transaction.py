@@ -1,0 +1,237 @@
+"""Keep every connection a test opens inside one transaction that is rolled back.
+
+This module knows SQLAlchemy and nothing of :mod:`unittest`. For each database the
+app's engines point at, :class:`TestTransaction` checks out one real connection,
+begins a transaction on it, and hands the engines a pool whose only connection is a
+stand-in for that one. The stand-in turns the DBAPI ``commit()`` and ``rollback()``
+calls that SQLAlchemy makes into savepoint operations, so sessions, ``engine.begin()``
+and ``engine.connect()`` in application code behave as usual while nothing they do
+outlives the test.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from .database import describe_url
+from .database import same_database_key
+
+TEST_SAVEPOINT = "dbcase_test"
+APP_SAVEPOINT = "dbcase_app"
+
+
+class ImplicitCommitError(RuntimeError):
+    """The database ended the test transaction on its own.
+
+    MySQL and MariaDB commit implicitly before DDL, ``TRUNCATE``, ``LOCK TABLES`` and
+    similar statements. Whatever the test wrote before that point was committed.
+
+    .. versionadded:: 0.1
+    """
+
+
+class SharedConnection:
+    """Stand in for the DBAPI connection of a test transaction.
+
+    SQLAlchemy believes it owns a connection with an implicit transaction. Where it
+    would begin, commit or roll back that transaction, the stand-in moves a savepoint
+    instead, so that the real transaction stays open until the test ends.
+    """
+
+    def __init__(self, dbapi_connection: t.Any) -> None:
+        self._dbapi = dbapi_connection
+        #: Savepoint at which the application's current transaction began, or
+        #: ``None`` when the next statement must set a new one.
+        self._base: str | None = None
+        #: A statement ran since ``_base`` was set.
+        self._dirty = False
+        #: A statement ran since the test savepoint was set.
+        self.touched = False
+        #: Set while the test's own context is torn down: the whole test is about
+        #: to be rolled back, so the rollbacks done on the way are skipped.
+        self.closing = False
+
+    def _run(self, sql: str) -> None:
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+
+    def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if self._base is None:
+            self._run(f"SAVEPOINT {APP_SAVEPOINT}")
+            self._base = APP_SAVEPOINT
+        self._dirty = self.touched = True
+        return self._dbapi.cursor(*args, **kwargs)
+
+    def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # Some drivers (sqlite3, psycopg) offer execute() on the connection itself.
+        return self.cursor().execute(*args, **kwargs)
+
+    def commit(self) -> None:
+        if not self._dirty:
+            return
+        if self._base == APP_SAVEPOINT:
+            self._run(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
+        # What was done is now kept; the next transaction needs its own savepoint.
+        self._base = None
+        self._dirty = False
+
+    def rollback(self) -> None:
+        if not self._dirty or self.closing:
+            return
+        self._run(f"ROLLBACK TO SAVEPOINT {self._base}")
+        self._dirty = False
+
+    def close(self) -> None:
+        """Do nothing: the real connection belongs to :class:`TestTransaction`."""
+
+    def begin_tests(self) -> None:
+        """Mark the state every test starts from and rolls back to."""
+        self._run(f"SAVEPOINT {TEST_SAVEPOINT}")
+        self._reset()
+
+    def end_test(self) -> None:
+        """Undo everything done since :meth:`begin_tests`."""
+        self.closing = False
+        if self.touched:
+            self._run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
+        self._reset()
+
+    def _reset(self) -> None:
+        self._base = TEST_SAVEPOINT
+        self._dirty = self.touched = False
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._dbapi, name)
+
+
+class _Database:
+    """One real connection and its open transaction, shared by some engines."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.url = engine.url
+        self.engines: list[sa.Engine] = []
+        self.connection = connection = engine.connect()
+        if _autocommit_engine(engine):
+            level = engine.dialect.default_isolation_level
+            connection.execution_options(isolation_level=level)
+        self.transaction = connection.begin()
+        dbapi_connection = connection.connection.dbapi_connection
+        # pysqlite's legacy transaction control sends no BEGIN of its own: without
+        # one, the first SAVEPOINT would start the transaction and its RELEASE would
+        # commit it.
+        if getattr(dbapi_connection, "in_transaction", True) is False:
+            connection.exec_driver_sql("BEGIN")
+        self.shared = SharedConnection(dbapi_connection)
+        self.pool = StaticPool(lambda: self.shared, dialect=engine.dialect)
+        self.saved_pools: list[t.Any] = []
+
+    def adopt(self, engine: sa.Engine) -> None:
+        self.engines.append(engine)
+        self.saved_pools.append(engine.pool)
+        engine.pool = self.pool
+
+    def close(self) -> None:
+        for engine, pool in zip(self.engines, self.saved_pools):
+            engine.pool = pool
+        try:
+            self.transaction.rollback()
+        finally:
+            self.connection.close()
+
+
+def _autocommit_engine(engine: sa.Engine) -> bool:
+    level = engine.get_execution_options().get("isolation_level")
+    if level is None:
+        level = getattr(engine.dialect, "_on_connect_isolation_level", None)
+    return level == "AUTOCOMMIT"
+
+
+class TestTransaction:
+    """Run everything the given engines do inside transactions rolled back later.
+
+    Engines that point at the same database share one connection, so that rows
+    written through one are visible through the others, as they would be after a
+    commit. Each in-memory SQLite engine is its own database.
+
+    :param engines: The engines to take over, usually ``db.engines.values()``.
+
+    .. versionadded:: 0.1
+    """
+
+    __test__ = False  # not a test, whatever pytest's name matching thinks
+
+    def __init__(self, engines: t.Iterable[sa.Engine]) -> None:
+        self._databases: dict[t.Hashable, _Database] = {}
+        try:
+            for engine in engines:
+                key = same_database_key(engine)
+                database = self._databases.get(key)
+                if database is None:
+                    database = self._databases[key] = _Database(engine)
+                database.adopt(engine)
+        except BaseException:
+            self.close()
+            raise
+
+    def begin_tests(self) -> None:
+        """Set the savepoint that each test rolls back to."""
+        for database in self._databases.values():
+            database.shared.begin_tests()
+
+    def start_closing(self) -> None:
+        """Skip the rollbacks a test does while its context is torn down."""
+        for database in self._databases.values():
+            database.shared.closing = True
+
+    def end_test(self) -> None:
+        """Roll back everything done since :meth:`begin_tests`.
+
+        :raises ImplicitCommitError: The database committed the transaction on its
+            own. The transaction is begun again, so later tests stay isolated.
+        """
+        failed: list[str] = []
+        for database in self._databases.values():
+            try:
+                database.shared.end_test()
+            except Exception as error:  # raised by the driver, not by SQLAlchemy
+                if not _lost_savepoint(database, error):
+                    raise
+                failed.append(describe_url(database.url))
+                self._restart(database)
+        if failed:
+            raise ImplicitCommitError(
+                f"The test transaction on {', '.join(failed)} was committed by the"
+                " database itself, so rows the test wrote before that point were"
+                " really committed. MySQL and MariaDB commit implicitly on DDL"
+                " (CREATE, ALTER, DROP), TRUNCATE, LOCK TABLES and 'SET"
+                " autocommit=1'. Move such code to a DatabaseTestCase, which commits"
+                " for real and empties the tables after each test."
+            )
+
+    def _restart(self, database: _Database) -> None:
+        database.connection.connection.dbapi_connection.rollback()
+        database.shared.begin_tests()
+
+    def close(self) -> None:
+        """Roll back the transactions and give the engines their pools back."""
+        errors: list[BaseException] = []
+        for database in self._databases.values():
+            try:
+                database.close()
+            except Exception as error:  # close the others all the same
+                errors.append(error)
+        self._databases.clear()
+        if errors:
+            raise errors[0]
+
+
+def _lost_savepoint(database: _Database, error: Exception) -> bool:
+    # MySQL error 1305: "SAVEPOINT dbcase_test does not exist".
+    code = getattr(error, "args", (None,))[0]
+    return database.url.get_backend_name() in ("mysql", "mariadb") and code == 1305

@@ -1,0 +1,247 @@
+"""The engines the suite runs on, a small app, and a runner that watches a test
+class from outside."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.pool import NullPool
+
+db = SQLAlchemy()
+
+
+class Author(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(50), unique=True, nullable=False)
+
+
+class Book(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    title = db.Column(db.String(100), nullable=False)
+    author_id = db.Column(db.ForeignKey(Author.id), nullable=False)
+    author = db.relationship(Author, backref="books")
+
+
+class Note(db.Model):  # type: ignore[name-defined,misc]
+    """Lives in a second database."""
+
+    __bind_key__ = "other"
+    id = db.Column(db.Integer, primary_key=True)
+    text = db.Column(db.String(100), nullable=False)
+
+
+class Mirror(db.Model):  # type: ignore[name-defined,misc]
+    """Lives in the default database, reached through a second bind."""
+
+    __bind_key__ = "mirror"
+    id = db.Column(db.Integer, primary_key=True)
+    text = db.Column(db.String(100), nullable=False)
+
+
+TABLES = {None: ["author", "book"], "other": ["note"], "mirror": ["mirror"]}
+
+
+class Engine:
+    """A database server the suite runs against, and the URLs it uses there."""
+
+    def __init__(self, name: str, url: str | None, other_url: str | None) -> None:
+        self.name = name
+        self.url = url
+        self.other_url = other_url
+
+    @property
+    def memory(self) -> bool:
+        return self.url == "sqlite://"
+
+    @property
+    def mysql(self) -> bool:
+        return bool(self.url) and self.url.startswith(("mysql", "mariadb"))
+
+    @property
+    def postgresql(self) -> bool:
+        return bool(self.url) and self.url.startswith("postgresql")
+
+    def skip_reason(self) -> str | None:
+        if self.url is None:
+            return f"set DBCASE_{self.name.upper()}_URL to run on {self.name}"
+        return None
+
+    def config(self) -> dict[str, t.Any]:
+        assert self.url is not None and self.other_url is not None
+        return {
+            "SQLALCHEMY_DATABASE_URI": self.url,
+            "SQLALCHEMY_BINDS": {
+                "other": self.other_url,
+                # In memory, a second engine is a second database.
+                "mirror": self.url,
+            },
+        }
+
+    def observer(self) -> Observer | None:
+        """Connections of our own to the databases; none for memory."""
+        if self.memory:
+            return None
+        assert self.url is not None and self.other_url is not None
+        return Observer(self.url, self.other_url)
+
+
+def _server_url(url: str, database: str) -> str:
+    return sa.make_url(url).set(database=database).render_as_string(False)
+
+
+def _ensure_database(url: str) -> None:
+    """Create a server database for the suite if it is missing."""
+    parsed = sa.make_url(url)
+    admin_db = "postgres" if parsed.get_backend_name() == "postgresql" else "mysql"
+    engine = sa.create_engine(
+        parsed.set(database=admin_db), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with engine.connect() as connection:
+        name = parsed.database
+        if parsed.get_backend_name() == "postgresql":
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}
+            ).first()
+            if not exists:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            connection.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
+    engine.dispose()
+
+
+def _server_engine(name: str) -> Engine:
+    url = os.environ.get(f"DBCASE_{name.upper()}_URL")
+    if not url:
+        return Engine(name, None, None)
+    database = sa.make_url(url).database or "test"
+    other = _server_url(url, f"{database}_other")
+    _ensure_database(url)
+    _ensure_database(other)
+    return Engine(name, url, other)
+
+
+def _sqlite_file_engine() -> Engine:
+    folder = tempfile.mkdtemp(prefix="dbcase-")
+    return Engine(
+        "sqlite_file",
+        f"sqlite:///{folder}/test.db",
+        f"sqlite:///{folder}/test_other.db",
+    )
+
+
+ENGINES = [
+    Engine("sqlite_memory", "sqlite://", "sqlite://"),
+    _sqlite_file_engine(),
+    _server_engine("postgresql"),
+    _server_engine("mysql"),
+]
+
+
+class Observer:
+    """Count rows from connections of its own, outside any test transaction."""
+
+    def __init__(self, url: str, other_url: str) -> None:
+        self.engines = {
+            None: sa.create_engine(url, poolclass=NullPool),
+            "other": sa.create_engine(other_url, poolclass=NullPool),
+        }
+
+    def counts(self) -> dict[str, int | None]:
+        """Rows per table; ``None`` where the table does not exist."""
+        result: dict[str, int | None] = {}
+        for key, engine in self.engines.items():
+            names = TABLES[key] + (TABLES["mirror"] if key is None else [])
+            with engine.connect() as connection:
+                existing = set(sa.inspect(connection).get_table_names())
+                for name in names:
+                    if name not in existing:
+                        result[name] = None
+                        continue
+                    query = f"SELECT COUNT(*) FROM {name}"
+                    result[name] = connection.exec_driver_sql(query).scalar()
+        return result
+
+    def dispose(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
+
+
+def make_app(engine: Engine, **config: t.Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(engine.config())
+    app.config.update(config)
+    db.init_app(app)
+
+    @app.post("/authors")
+    def add_author() -> tuple[dict[str, t.Any], int]:
+        from flask import request
+
+        author = Author(name=request.json["name"])  # type: ignore[index]
+        db.session.add(author)
+        db.session.commit()
+        return {"id": author.id, "name": author.name}, 201
+
+    @app.post("/authors/forgotten")
+    def add_author_without_commit() -> str:
+        from flask import request
+
+        db.session.add(Author(name=request.json["name"]))  # type: ignore[index]
+        db.session.flush()
+        return "flushed, never committed"
+
+    @app.post("/authors/broken")
+    def add_author_then_fail() -> str:
+        from flask import request
+
+        db.session.add(Author(name=request.json["name"]))  # type: ignore[index]
+        db.session.commit()
+        db.session.add(Author(name="half-done"))
+        db.session.flush()
+        raise RuntimeError("the view failed after a commit")
+
+    @app.get("/authors")
+    def list_authors() -> list[str]:
+        return [a.name for a in db.session.scalars(sa.select(Author))]
+
+    @app.get("/g")
+    def show_g() -> dict[str, t.Any]:
+        from flask import g
+
+        seen = getattr(g, "seen", None)
+        g.seen = "request"
+        return {"seen": seen, "session": id(db.session())}
+
+    return app
+
+
+class WatchingResult(unittest.TestResult):
+    """A result that looks at the database after every test, cleanups included."""
+
+    def __init__(self, observer: Observer | None) -> None:
+        super().__init__()
+        self.observer = observer
+        self.seen: list[tuple[str, dict[str, int | None]]] = []
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        super().stopTest(test)
+        if self.observer is not None:
+            self.seen.append((test.id(), self.observer.counts()))
+
+    def problems(self) -> str:
+        lines = [f"{test.id()}:\n{trace}" for test, trace in self.errors + self.failures]
+        return "\n".join(lines)
+
+
+def run_case(
+    case: type[unittest.TestCase], observer: Observer | None = None
+) -> WatchingResult:
+    """Run every test of ``case`` with unittest's own suite machinery."""
+    result = WatchingResult(observer)
+    unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+    return result
