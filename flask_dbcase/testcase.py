@@ -92,7 +92,7 @@ class DatabaseTestCase(unittest.TestCase):
             state.engines = dict(db.engines)
             cls.addClassCleanup(_dispose, state.engines)
             for key, engine in state.engines.items():
-                owner = f"{cls.__qualname__!r} (bind {key!r})"
+                owner = f"{_name(cls)!r} (bind {key!r})"
                 database.check_test_database(engine.url, owner)
                 database.check_connection(engine, owner)
             database.create_schema(db, state.engines)
@@ -107,7 +107,7 @@ class DatabaseTestCase(unittest.TestCase):
         """
         if hasattr(cls, "setUpTestData"):
             raise TypeError(
-                f"{cls.__qualname__!r} defines 'setUpTestData', which a"
+                f"{_name(cls)!r} defines 'setUpTestData', which a"
                 " DatabaseTestCase cannot keep: its tables are emptied after every"
                 " test. Create the data in 'setUp', or derive from"
                 " TransactionalTestCase."
@@ -116,7 +116,7 @@ class DatabaseTestCase(unittest.TestCase):
     def setUp(self) -> None:
         super().setUp()
         if type(self).__dict__.get("_dbcase") is None:
-            name = type(self).__qualname__
+            name = _name(type(self))
             raise RuntimeError(
                 f"{name!r} has no database set up: its 'setUpClass' did not call"
                 f" 'super().setUpClass()'. Add that call to '{name}.setUpClass'."
@@ -206,24 +206,30 @@ class ClientTestCase(TransactionalTestCase):
     """
 
     #: The client class to extend. Defaults to the app's ``test_client_class``,
-    #: else :class:`flask.testing.FlaskClient`.
-    test_client_class: t.ClassVar[type[FlaskClient] | None] = None
+    #: else :class:`flask.testing.FlaskClient`. (Not named ``test_client_class``
+    #: here: unittest would take an attribute starting with ``test`` for a test.)
+    client_class: t.ClassVar[type[FlaskClient] | None] = None
 
     #: The test client for the current test.
     client: FlaskClient
 
     def setUp(self) -> None:
         super().setUp()
-        base = self.test_client_class or self.app.test_client_class or FlaskClient
+        base = self.client_class or self.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
         self.client = cls(self.app, self.app.response_class, use_cookies=True)
+
+
+def _name(cls: type) -> str:
+    """Name a class as its author wrote it, without a function's ``<locals>``."""
+    return cls.__qualname__.rpartition("<locals>.")[2]
 
 
 def _require_setup(case: DatabaseTestCase, method: t.Callable[..., t.Any]) -> t.Any:
     @functools.wraps(method)
     def run_test(*args: t.Any, **kwargs: t.Any) -> t.Any:
         if not case._dbcase_ready:
-            name = type(case).__qualname__
+            name = _name(type(case))
             raise RuntimeError(
                 f"{name!r} did not set up the test's isolation: its 'setUp' did not"
                 f" call 'super().setUp()'. Add that call to '{name}.setUp' before"
@@ -235,7 +241,7 @@ def _require_setup(case: DatabaseTestCase, method: t.Callable[..., t.Any]) -> t.
 
 
 def _build_app(cls: type[DatabaseTestCase]) -> Flask:
-    name = cls.__qualname__
+    name = _name(cls)
     factory = inspect.getattr_static(cls, "create_app", None)
     if factory is None:
         raise TypeError(
@@ -275,7 +281,7 @@ def _raised_by_sqlalchemy(error: ImportError) -> bool:
 
 
 def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
-    name = cls.__qualname__
+    name = _name(cls)
     found = app.extensions.get("sqlalchemy")
     declared = vars(cls).get("db") or getattr(cls, "db", None)
     if declared is not None:

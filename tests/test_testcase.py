@@ -1,0 +1,579 @@
+"""The lifecycle of the test cases, and the messages for each way to misuse them."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import g
+from flask import url_for
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_dbcase import ClientTestCase
+from flask_dbcase import DatabaseTestCase
+from flask_dbcase import ImplicitCommitError
+from flask_dbcase import TransactionalTestCase
+
+from .support import ENGINES
+from .support import Author
+from .support import db
+from .support import make_app
+from .support import run_case
+
+MEMORY = ENGINES[0]
+POSTGRESQL = next(e for e in ENGINES if e.name == "postgresql")
+MYSQL = next(e for e in ENGINES if e.name == "mysql")
+
+
+def memory_app() -> Flask:
+    return make_app(MEMORY)
+
+
+class ErrorsMixin:
+    """Run a class and return the one error it produced."""
+
+    def only_error(self, case: type[unittest.TestCase]) -> str:
+        result = run_case(case)
+        problems = result.errors + result.failures
+        self.assertEqual(len(problems), 1, result.problems())  # type: ignore[attr-defined]
+        return problems[0][1]
+
+
+class CreateAppTests(ErrorsMixin, unittest.TestCase):
+    def test_instance_method_form(self) -> None:
+        seen: list[t.Any] = []
+
+        class Case(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                seen.append(self)
+                return memory_app()
+
+            def test_a(self) -> None:
+                pass
+
+            def test_b(self) -> None:
+                pass
+
+        self.assertTrue(run_case(Case).wasSuccessful())
+        self.assertEqual(len(seen), 1)  # once per class, not per test
+        self.assertIsInstance(seen[0], Case)
+
+    def test_classmethod_form(self) -> None:
+        calls: list[type] = []
+
+        class Case(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                calls.append(cls)
+                return memory_app()
+
+            def test_a(self) -> None:
+                self.assertIs(self.db, db)
+                self.assertIsInstance(self.app, Flask)
+
+            def test_b(self) -> None:
+                pass
+
+        self.assertTrue(run_case(Case).wasSuccessful())
+        self.assertEqual(calls, [Case])
+        self.assertFalse(hasattr(Case, "app"))  # forgotten when the class ends
+
+    def test_missing(self) -> None:
+        class NoFactoryTests(TransactionalTestCase):
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(NoFactoryTests)
+        self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
+
+    def test_returns_none(self) -> None:
+        class NoneTests(TransactionalTestCase):
+            def create_app(self) -> None:
+                memory_app()
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(NoneTests)
+        self.assertIn("'NoneTests.create_app' returned None", error)
+        self.assertIn("did you forget 'return app'?", error)
+
+    def test_returns_something_else(self) -> None:
+        class ClientTests(TransactionalTestCase):
+            def create_app(self) -> t.Any:
+                return memory_app().test_client()
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(ClientTests)
+        self.assertIn(
+            "'ClientTests.create_app' returned 'FlaskClient', not a Flask", error
+        )
+
+    def test_app_without_flask_sqlalchemy(self) -> None:
+        class BareTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return Flask(__name__)
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(BareTests)
+        self.assertIn(
+            "'BareTests.create_app' returned an app without Flask-SQLAlchemy. Call"
+            " 'db.init_app(app)' in your app factory, or set 'BareTests.db'.",
+            error,
+        )
+
+    def test_declared_db_not_on_the_app(self) -> None:
+        class OtherDbTests(TransactionalTestCase):
+            db = SQLAlchemy()
+
+            def create_app(self) -> Flask:
+                return memory_app()
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(OtherDbTests)
+        self.assertIn("'OtherDbTests.db' is not registered on the app", error)
+
+    def test_declared_db(self) -> None:
+        class DeclaredTests(TransactionalTestCase):
+            db = db
+
+            def create_app(self) -> Flask:
+                return memory_app()
+
+            def test_a(self) -> None:
+                self.assertIs(self.db, db)
+
+        self.assertTrue(run_case(DeclaredTests).wasSuccessful())
+        self.assertIs(DeclaredTests.db, db)  # the user's attribute is kept
+
+    def test_driver_not_installed(self) -> None:
+        class DriverTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                app = Flask(__name__)
+                url = "postgresql+pg8000://u@localhost/test"
+                app.config["SQLALCHEMY_DATABASE_URI"] = url
+                SQLAlchemy(app)
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(DriverTests)
+        self.assertIn(
+            "'DriverTests.create_app' failed because the database driver 'pg8000'"
+            " is not installed.",
+            error,
+        )
+
+    def test_unrelated_import_error_is_left_alone(self) -> None:
+        class ImportTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                import flask_dbcase_no_such_module  # type: ignore[import-not-found]  # noqa: F401
+
+                return memory_app()
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(ImportTests)
+        self.assertIn("No module named 'flask_dbcase_no_such_module'", error)
+        self.assertNotIn("database driver", error)
+
+
+class DatabaseGuardTests(ErrorsMixin, unittest.TestCase):
+    def test_refuses_a_database_not_named_test(self) -> None:
+        path = os.path.abspath("production.db")
+
+        class ShopTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(ShopTests)
+        self.assertIn("'ShopTests' (bind None) points at 'sqlite:///", error)
+        self.assertIn("does not look like a test database", error)
+        self.assertFalse(os.path.exists(path))
+
+    def test_hides_the_password(self) -> None:
+        url = "postgresql+psycopg://shop:s3cret@127.0.0.1:1/shop"
+
+        class PasswordTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_BINDS={"other": url})
+
+            def test_a(self) -> None:
+                pass
+
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            self.skipTest("psycopg is not installed")
+        error = self.only_error(PasswordTests)
+        self.assertIn("'PasswordTests' (bind 'other') points at", error)
+        self.assertIn("'postgresql+psycopg://shop:***@127.0.0.1:1/shop'", error)
+        self.assertNotIn("s3cret", error)
+
+    def test_unreachable_database(self) -> None:
+        url = "sqlite:////nonexistent-folder/test.db"
+
+        class UnreachableTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=url)
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(UnreachableTests)
+        self.assertIn(
+            f"'UnreachableTests' (bind None) cannot connect to '{url}': unable to"
+            " open database file. Check that the server is running",
+            error,
+        )
+
+    @unittest.skipIf(POSTGRESQL.url is None, POSTGRESQL.skip_reason())
+    def test_unreachable_server(self) -> None:
+        url = "postgresql+psycopg://postgres:pw@127.0.0.1:1/test"
+
+        class ServerTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=url)
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(ServerTests)
+        self.assertIn(
+            "'ServerTests' (bind None) cannot connect to"
+            " 'postgresql+psycopg://postgres:***@127.0.0.1:1/test'",
+            error,
+        )
+        self.assertNotIn(":pw@", error)
+
+
+class SuperCallTests(ErrorsMixin, unittest.TestCase):
+    def test_set_up_without_super(self) -> None:
+        ran: list[str] = []
+
+        class ForgetfulTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def setUp(self) -> None:
+                ran.append("setUp")
+
+            def test_a(self) -> None:
+                ran.append("test")
+
+        error = self.only_error(ForgetfulTests)
+        self.assertIn(
+            "'ForgetfulTests' did not set up the test's isolation: its 'setUp' did"
+            " not call 'super().setUp()'. Add that call to 'ForgetfulTests.setUp'",
+            error,
+        )
+        self.assertEqual(ran, ["setUp"])
+
+    def test_set_up_class_without_super(self) -> None:
+        class ClassForgetfulTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            @classmethod
+            def setUpClass(cls) -> None:
+                pass
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(ClassForgetfulTests)
+        self.assertIn(
+            "'ClassForgetfulTests' has no database set up: its 'setUpClass' did not"
+            " call 'super().setUpClass()'.",
+            error,
+        )
+
+    def test_tear_down_without_super_still_isolates(self) -> None:
+        class TearDownTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def tearDown(self) -> None:
+                pass
+
+            @classmethod
+            def tearDownClass(cls) -> None:
+                pass
+
+            def test_a(self) -> None:
+                db.session.add(Author(name="a"))
+                db.session.commit()
+
+            def test_b(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+
+        result = run_case(TearDownTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_set_up_test_data_on_database_test_case(self) -> None:
+        class DataTests(DatabaseTestCase):
+            create_app = staticmethod(memory_app)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                pass
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(DataTests)
+        self.assertIn("'DataTests' defines 'setUpTestData', which a", error)
+
+    def test_skipped_test_does_no_database_work(self) -> None:
+        calls: list[str] = []
+
+        @unittest.skip("not today")
+        class SkippedTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                calls.append("create_app")
+                return memory_app()
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(SkippedTests)
+        self.assertEqual(len(result.skipped), 1)
+        self.assertEqual(calls, [])
+
+    def test_skip_inside_test_and_subtests(self) -> None:
+        class MixedTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_skip(self) -> None:
+                db.session.add(Author(name="skipped"))
+                db.session.commit()
+                self.skipTest("changed my mind")
+
+            def test_subtests(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+                for name in ("x", "y"):
+                    with self.subTest(name=name):
+                        db.session.add(Author(name=name))
+                        db.session.commit()
+
+            def test_zz_clean(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+
+        result = run_case(MixedTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(len(result.skipped), 1)
+
+    def test_debug_runs_with_isolation(self) -> None:
+        class DebugTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+
+        DebugTests.setUpClass()
+        try:
+            DebugTests("test_a").debug()
+        finally:
+            DebugTests.doClassCleanups()
+        self.assertFalse(hasattr(DebugTests, "app"))
+
+
+class ContextTests(unittest.TestCase):
+    def test_each_test_has_its_own_context(self) -> None:
+        seen: list[t.Any] = []
+
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                seen.append((getattr(g, "mark", None), db.session()))
+                g.mark = "a"
+
+            def test_b(self) -> None:
+                seen.append((getattr(g, "mark", None), db.session()))
+                g.mark = "b"
+
+        self.assertTrue(run_case(Case).wasSuccessful())
+        self.assertEqual([mark for mark, _ in seen], [None, None])
+        self.assertIsNot(seen[0][1], seen[1][1])
+
+    def test_url_for_in_the_test_body(self) -> None:
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                relative = url_for("list_authors", _external=False)
+                self.assertEqual(relative, "/authors")
+                external = url_for("list_authors")
+                self.assertEqual(external, "http://localhost/authors")
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_context_is_popped_after_each_test(self) -> None:
+        torn: list[str] = []
+
+        class Case(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = memory_app()
+                app.teardown_appcontext(lambda error: torn.append(g.get("test")))
+                return app
+
+            def test_a(self) -> None:
+                g.test = "a"
+                torn.clear()  # setUpClass's own contexts
+
+            def test_b(self) -> None:
+                self.assertEqual(torn, ["a"])
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_requests_get_their_own_context(self) -> None:
+        torn: list[str] = []
+
+        class Case(ClientTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = memory_app()
+                app.teardown_appcontext(lambda error: torn.append("torn"))
+                return app
+
+            def test_a(self) -> None:
+                g.seen = "test"
+                first = self.client.get("/g").json
+                second = self.client.get("/g").json
+                self.assertIsNone(first["seen"])  # not the test's g
+                self.assertIsNone(second["seen"])  # not the previous request's
+                self.assertNotEqual(first["session"], id(db.session()))
+                self.assertEqual(g.seen, "test")
+
+            def test_teardown_after_each_request(self) -> None:
+                torn.clear()
+                self.client.get("/g")
+                self.client.get("/g")
+                self.assertEqual(torn, ["torn", "torn"])
+
+            def test_test_data_visible_and_session_expired(self) -> None:
+                author = Author(name="before")
+                db.session.add(author)
+                db.session.commit()
+                self.assertEqual(self.client.get("/authors").json, ["before"])
+                self.client.post("/authors", json={"name": "after"})
+                self.assertEqual(db.session.query(Author).count(), 2)
+
+            def test_preserved_context(self) -> None:
+                from flask import request
+
+                with self.client:
+                    self.client.get("/authors?x=1")
+                    self.assertEqual(request.args["x"], "1")
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(result.testsRun, 4)
+
+    def test_test_client_class(self) -> None:
+        from flask.testing import FlaskClient
+
+        class MyClient(FlaskClient):
+            pass
+
+        class Case(ClientTestCase):
+            create_app = staticmethod(memory_app)
+            client_class = MyClient
+
+            def test_a(self) -> None:
+                self.assertIsInstance(self.client, MyClient)
+                self.assertEqual(self.client.get("/authors").json, [])
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+
+class ServerTests(unittest.TestCase):
+    """Connections are given back, on the servers that can count them."""
+
+    def connections(self, engine: t.Any) -> int:
+        observer = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        if engine.postgresql:
+            sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname IS NOT NULL"
+        else:
+            sql = "SELECT COUNT(*) FROM information_schema.processlist"
+        with observer.connect() as connection:
+            found = connection.exec_driver_sql(sql).scalar()
+        observer.dispose()
+        return int(found) - 1  # not this one
+
+    def check_no_leaked_connections(self, engine: t.Any) -> None:
+        class Case(ClientTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_a(self) -> None:
+                db.session.add(Author(name="a"))
+                db.session.commit()
+                self.client.post("/authors", json={"name": "b"})
+                with db.engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+
+        before = self.connections(engine)
+        for case in (Case, type("Again", (Case,), {})):
+            self.assertTrue(run_case(case).wasSuccessful())
+        self.assertEqual(self.connections(engine), before)
+
+    @unittest.skipIf(POSTGRESQL.url is None, POSTGRESQL.skip_reason())
+    def test_postgresql_connections_are_closed(self) -> None:
+        self.check_no_leaked_connections(POSTGRESQL)
+
+    @unittest.skipIf(MYSQL.url is None, MYSQL.skip_reason())
+    def test_mysql_connections_are_closed(self) -> None:
+        self.check_no_leaked_connections(MYSQL)
+
+    @unittest.skipIf(MYSQL.url is None, MYSQL.skip_reason())
+    def test_mysql_implicit_commit_fails_loudly(self) -> None:
+        class DdlTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(MYSQL)
+
+            def test_1_ddl(self) -> None:
+                db.session.add(Author(name="leaked"))
+                db.session.flush()
+                db.session.execute(sa.text("CREATE TABLE dbcase_ddl (id INT)"))
+                db.session.execute(sa.text("DROP TABLE dbcase_ddl"))
+
+            def test_2_later_tests_isolated(self) -> None:
+                db.session.add(Author(name="later"))
+                db.session.commit()
+
+            def test_3_sees_only_the_leak(self) -> None:
+                names = db.session.scalars(sa.select(Author.name)).all()
+                self.assertEqual(names, ["leaked"])
+
+        result = run_case(DdlTests)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        test, error = result.errors[0]
+        self.assertTrue(test.id().endswith("test_1_ddl"))
+        self.assertIn(ImplicitCommitError.__name__, error)
+        self.assertIn(
+            "'mysql+pymysql://root@127.0.0.1/test?charset=utf8mb4' was committed by the database"
+            " itself",
+            error,
+        )
+        self.assertIn("Move such code to a DatabaseTestCase", error)
+        self.assertEqual(result.testsRun, 3)
