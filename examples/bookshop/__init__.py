@@ -1,0 +1,150 @@
+"""A small bookshop: authors, books, customers and orders, with a JSON API."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import abort
+from flask import request
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Author(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), unique=True, nullable=False)
+    books = db.relationship("Book", back_populates="author", order_by="Book.title")
+
+
+class Book(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    isbn = db.Column(db.String(13), unique=True, nullable=False)
+    title = db.Column(db.String(200), nullable=False)
+    stock = db.Column(db.Integer, nullable=False, default=0)
+    author_id = db.Column(db.ForeignKey(Author.id), nullable=False, index=True)
+    author = db.relationship(Author, back_populates="books")
+
+    def to_json(self) -> dict[str, t.Any]:
+        return {
+            "id": self.id,
+            "isbn": self.isbn,
+            "title": self.title,
+            "stock": self.stock,
+            "author": self.author.name,
+        }
+
+
+class Customer(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(120), unique=True, nullable=False)
+
+
+class Order(db.Model):  # type: ignore[name-defined,misc]
+    id = db.Column(db.Integer, primary_key=True)
+    customer_id = db.Column(db.ForeignKey(Customer.id), nullable=False, index=True)
+    book_id = db.Column(db.ForeignKey(Book.id), nullable=False, index=True)
+    quantity = db.Column(db.Integer, nullable=False)
+    customer = db.relationship(Customer)
+    book = db.relationship(Book)
+
+
+class OutOfStock(Exception):
+    pass
+
+
+def place_order(customer: Customer, book: Book, quantity: int) -> Order:
+    """Take books from stock and record the order, all or nothing."""
+    order = Order(customer=customer, book=book, quantity=quantity)
+    db.session.add(order)
+    book.stock -= quantity
+    db.session.flush()
+    if book.stock < 0:
+        db.session.rollback()
+        raise OutOfStock(book.title)
+    db.session.commit()
+    return order
+
+
+def restock_later(app: Flask, book_id: int, amount: int) -> threading.Thread:
+    """Add stock from a worker thread with its own session, as a job queue would."""
+
+    def work() -> None:
+        with app.app_context():
+            db.session.execute(
+                sa.update(Book).where(Book.id == book_id).values(stock=Book.stock + amount)
+            )
+            db.session.commit()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def create_app(config: dict[str, t.Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bookshop.db"
+    app.config.update(config or {})
+    db.init_app(app)
+
+    @app.get("/api/books")
+    def list_books() -> list[dict[str, t.Any]]:
+        books = db.session.scalars(sa.select(Book).order_by(Book.title))
+        return [book.to_json() for book in books]
+
+    @app.get("/api/books/<int:book_id>")
+    def show_book(book_id: int) -> dict[str, t.Any]:
+        return db.get_or_404(Book, book_id).to_json()  # type: ignore[no-any-return]
+
+    @app.post("/api/books")
+    def add_book() -> tuple[dict[str, t.Any], int]:
+        data = request.get_json(silent=True) or {}
+        missing = [k for k in ("isbn", "title", "author") if not data.get(k)]
+        if missing:
+            return {"error": f"missing: {', '.join(missing)}"}, 400
+        author = db.session.scalar(sa.select(Author).filter_by(name=data["author"]))
+        if author is None:
+            author = Author(name=data["author"])
+        book = Book(
+            isbn=data["isbn"], title=data["title"], stock=data.get("stock", 0)
+        )
+        book.author = author
+        db.session.add(book)
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            return {"error": f"ISBN {data['isbn']} is already listed"}, 409
+        return book.to_json(), 201
+
+    @app.delete("/api/books/<int:book_id>")
+    def remove_book(book_id: int) -> tuple[str, int]:
+        book = db.get_or_404(Book, book_id)
+        db.session.delete(book)
+        db.session.commit()
+        return "", 204
+
+    @app.post("/api/orders")
+    def order_book() -> tuple[dict[str, t.Any], int]:
+        data = request.get_json(silent=True) or {}
+        customer = db.session.scalar(
+            sa.select(Customer).filter_by(email=data.get("email"))
+        )
+        book = db.session.get(Book, data.get("book_id"))
+        if customer is None or book is None:
+            abort(404)
+        try:
+            order = place_order(customer, book, int(data.get("quantity", 1)))
+        except OutOfStock:
+            return {"error": f"not enough copies of {book.title!r}"}, 409
+        return {"id": order.id, "stock": book.stock}, 201
+
+    @app.get("/api/authors/<int:author_id>")
+    def show_author(author_id: int) -> dict[str, t.Any]:
+        author = db.get_or_404(Author, author_id)
+        return {"name": author.name, "books": [b.title for b in author.books]}
+
+    return app

@@ -1,0 +1,100 @@
+"""The same test module gives the same results under unittest and pytest."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+import sqlalchemy as sa
+
+MODULE = textwrap.dedent(
+    """
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_dbcase import TransactionalTestCase
+
+    db = SQLAlchemy()
+
+
+    class Item(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+        name = db.Column(db.String(20))
+
+
+    class ItemTests(TransactionalTestCase):
+        @classmethod
+        def create_app(cls):
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = {url!r}
+            db.init_app(app)
+            return app
+
+        def test_1_commits_then_fails(self):
+            db.session.add(Item(name="x"))
+            db.session.commit()
+            self.fail("deliberately")
+
+        def test_2_sees_nothing(self):
+            self.assertEqual(db.session.query(Item).count(), 0)
+
+        def test_3_sees_nothing_either(self):
+            self.assertEqual(db.session.query(Item).count(), 0)
+    """
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class RunnerTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="dbcase-runner-")
+        self.url = f"sqlite:///{self.folder}/test.db"
+        with open(os.path.join(self.folder, "test_items.py"), "w") as f:
+            f.write(MODULE.format(url=self.url))
+
+    def run_tests(self, *args: str, stdin: str = "") -> str:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=self.folder,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        output = done.stdout + done.stderr
+        # Nothing is left behind in the database file, whatever the runner.
+        engine = sa.create_engine(self.url)
+        with engine.connect() as connection:
+            self.assertEqual(sa.inspect(connection).get_table_names(), [], output)
+        engine.dispose()
+        return output
+
+    def test_unittest(self) -> None:
+        output = self.run_tests("unittest", "-v", "test_items")
+        self.assertIn("FAILED (failures=1)", output)
+        self.assertIn("test_2_sees_nothing (test_items.ItemTests", output)
+        self.assertEqual(output.count(" ... ok"), 2, output)
+
+    def test_pytest(self) -> None:
+        output = self.run_tests("pytest", "-p", "no:cacheprovider", "test_items.py")
+        self.assertRegex(output, r"1 failed, 2 passed", output)
+
+    def test_pytest_k(self) -> None:
+        args = ("pytest", "-p", "no:cacheprovider", "-k", "sees_nothing")
+        output = self.run_tests(*args, "test_items.py")
+        self.assertRegex(output, r"2 passed, 1 deselected", output)
+
+    def test_pytest_pdb(self) -> None:
+        args = ("pytest", "-p", "no:cacheprovider", "--pdb", "test_items.py")
+        # pdb stops at the failure; 'c' lets the run go on.
+        output = self.run_tests(*args, stdin="c\nc\nc\n")
+        self.assertIn("(Pdb)", output)
+        self.assertTrue(re.search(r"1 failed, 2 passed", output), output)
