@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import functools
 import typing as t
 
 from flask.testing import FlaskClient
@@ -29,7 +28,9 @@ class _IsolatedRequests:
         return result
 
 
-@functools.lru_cache(maxsize=None)
+_classes: dict[type[FlaskClient], type[FlaskClient]] = {}
+
+
 def isolated_client_class(base: type[FlaskClient]) -> type[FlaskClient]:
     """Return a subclass of ``base`` that runs each request in a fresh context.
 
@@ -42,8 +43,12 @@ def isolated_client_class(base: type[FlaskClient]) -> type[FlaskClient]:
 
     .. versionadded:: 0.1
     """
-    name = f"Isolated{base.__name__}"
-    return type(name, (_IsolatedRequests, base), {"__module__": __name__})
+    cls = _classes.get(base)
+    if cls is None:
+        name = f"Isolated{base.__name__}"
+        namespace = {"__module__": __name__}
+        cls = _classes[base] = type(name, (_IsolatedRequests, base), namespace)
+    return cls
 
 
 def isolated_client(app: Flask, use_cookies: bool = True) -> FlaskClient:

@@ -41,7 +41,7 @@ class DatabaseTestCase(unittest.TestCase):
     server in another thread. For everything else :class:`TransactionalTestCase` is
     much faster.
 
-    Once per class, the app is built with :meth:`create_app`, its Flask-SQLAlchemy
+    Once per class, the app is built with ``create_app``, its Flask-SQLAlchemy
     extension found, and the tables of every bind created. Each test runs with a
     fresh application context pushed. After each test, every row of every table of
     every bind is deleted, children first. When the class ends, the tables are
@@ -50,7 +50,7 @@ class DatabaseTestCase(unittest.TestCase):
     .. versionadded:: 0.1
     """
 
-    #: The application, built by :meth:`create_app` once per class.
+    #: The application, built by ``create_app`` once per class.
     app: t.ClassVar[Flask]
 
     #: The Flask-SQLAlchemy extension. Found on the app unless set on the class.
@@ -282,8 +282,8 @@ def _raised_by_sqlalchemy(error: ImportError) -> bool:
 
 def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
     name = _name(cls)
-    found = app.extensions.get("sqlalchemy")
-    declared = vars(cls).get("db") or getattr(cls, "db", None)
+    found: SQLAlchemy | None = app.extensions.get("sqlalchemy")
+    declared: SQLAlchemy | None = getattr(cls, "db", None)
     if declared is not None:
         if declared is not found:
             raise RuntimeError(

@@ -121,12 +121,13 @@ class _Database:
             level = engine.dialect.default_isolation_level
             connection.execution_options(isolation_level=level)
         self.transaction = connection.begin()
-        dbapi_connection = connection.connection.dbapi_connection
+        dbapi_connection: t.Any = connection.connection.dbapi_connection
         # pysqlite's legacy transaction control sends no BEGIN of its own: without
         # one, the first SAVEPOINT would start the transaction and its RELEASE would
         # commit it.
         if getattr(dbapi_connection, "in_transaction", True) is False:
             connection.exec_driver_sql("BEGIN")
+        self.dbapi_connection = dbapi_connection
         self.shared = SharedConnection(dbapi_connection)
         self.pool = StaticPool(lambda: self.shared, dialect=engine.dialect)
         self.saved_pools: list[t.Any] = []
@@ -137,7 +138,7 @@ class _Database:
         engine.pool = self.pool
 
     def close(self) -> None:
-        for engine, pool in zip(self.engines, self.saved_pools):
+        for engine, pool in zip(self.engines, self.saved_pools, strict=True):
             engine.pool = pool
         try:
             self.transaction.rollback()
@@ -215,7 +216,7 @@ class TestTransaction:
             )
 
     def _restart(self, database: _Database) -> None:
-        database.connection.connection.dbapi_connection.rollback()
+        database.dbapi_connection.rollback()
         database.shared.begin_tests()
 
     def close(self) -> None:

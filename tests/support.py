@@ -234,7 +234,9 @@ class WatchingResult(unittest.TestResult):
             self.seen.append((test.id(), self.observer.counts()))
 
     def problems(self) -> str:
-        lines = [f"{test.id()}:\n{trace}" for test, trace in self.errors + self.failures]
+        lines = [
+            f"{test.id()}:\n{trace}" for test, trace in self.errors + self.failures
+        ]
         return "\n".join(lines)
 
 

@@ -18,14 +18,14 @@ from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.client import isolated_client
 
-from .support import ENGINES
 from .support import Author
 from .support import Book
+from .support import db
 from .support import Engine
+from .support import ENGINES
+from .support import make_app
 from .support import Mirror
 from .support import Note
-from .support import db
-from .support import make_app
 from .support import run_case
 
 MODELS = (Author, Book, Note, Mirror)

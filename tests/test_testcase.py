@@ -17,9 +17,9 @@ from flask_dbcase import DatabaseTestCase
 from flask_dbcase import ImplicitCommitError
 from flask_dbcase import TransactionalTestCase
 
-from .support import ENGINES
 from .support import Author
 from .support import db
+from .support import ENGINES
 from .support import make_app
 from .support import run_case
 
@@ -571,8 +571,8 @@ class ServerTests(unittest.TestCase):
         self.assertTrue(test.id().endswith("test_1_ddl"))
         self.assertIn(ImplicitCommitError.__name__, error)
         self.assertIn(
-            "'mysql+pymysql://root@127.0.0.1/test?charset=utf8mb4' was committed by the database"
-            " itself",
+            "'mysql+pymysql://root@127.0.0.1/test?charset=utf8mb4' was committed"
+            " by the database itself",
             error,
         )
         self.assertIn("Move such code to a DatabaseTestCase", error)

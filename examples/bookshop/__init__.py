@@ -6,8 +6,8 @@ import threading
 import typing as t
 
 import sqlalchemy as sa
-from flask import Flask
 from flask import abort
+from flask import Flask
 from flask import request
 from flask_sqlalchemy import SQLAlchemy
 
@@ -75,7 +75,9 @@ def restock_later(app: Flask, book_id: int, amount: int) -> threading.Thread:
     def work() -> None:
         with app.app_context():
             db.session.execute(
-                sa.update(Book).where(Book.id == book_id).values(stock=Book.stock + amount)
+                sa.update(Book)
+                .where(Book.id == book_id)
+                .values(stock=Book.stock + amount)
             )
             db.session.commit()
 
@@ -108,9 +110,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         author = db.session.scalar(sa.select(Author).filter_by(name=data["author"]))
         if author is None:
             author = Author(name=data["author"])
-        book = Book(
-            isbn=data["isbn"], title=data["title"], stock=data.get("stock", 0)
-        )
+        book = Book(isbn=data["isbn"], title=data["title"], stock=data.get("stock", 0))
         book.author = author
         db.session.add(book)
         try:

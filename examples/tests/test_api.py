@@ -3,8 +3,9 @@
 from bookshop import Author
 from bookshop import Book
 from bookshop import Customer
-from bookshop import Order
 from bookshop import db
+from bookshop import Order
+
 from flask_dbcase import ClientTestCase
 
 from .base import BookshopApp
@@ -13,8 +14,12 @@ from .base import BookshopApp
 class BookApiTests(BookshopApp, ClientTestCase):
     @classmethod
     def setUpTestData(cls):
-        cls.book = Book(isbn="9780553283686", title="Hyperion", stock=1,
-                        author=Author(name="Dan Simmons"))
+        cls.book = Book(
+            isbn="9780553283686",
+            title="Hyperion",
+            stock=1,
+            author=Author(name="Dan Simmons"),
+        )
         db.session.add(cls.book)
 
     def test_list(self):
@@ -30,16 +35,23 @@ class BookApiTests(BookshopApp, ClientTestCase):
         self.assertEqual(self.client.get("/api/books/999999").status_code, 404)
 
     def test_add(self):
-        response = self.client.post("/api/books", json={
-            "isbn": "9780553288209", "title": "The Fall of Hyperion",
-            "author": "Dan Simmons"})
+        response = self.client.post(
+            "/api/books",
+            json={
+                "isbn": "9780553288209",
+                "title": "The Fall of Hyperion",
+                "author": "Dan Simmons",
+            },
+        )
         self.assertEqual(response.status_code, 201)
         self.assertEqual(db.session.query(Book).count(), 2)
         self.assertEqual(db.session.query(Author).count(), 1)
 
     def test_add_duplicate_isbn_rolls_back(self):
-        response = self.client.post("/api/books", json={
-            "isbn": "9780553283686", "title": "Copy", "author": "New Author"})
+        response = self.client.post(
+            "/api/books",
+            json={"isbn": "9780553283686", "title": "Copy", "author": "New Author"},
+        )
         self.assertEqual(response.status_code, 409)
         self.assertEqual(db.session.query(Author).count(), 1)
 
@@ -62,32 +74,51 @@ class BookApiTests(BookshopApp, ClientTestCase):
 class OrderApiTests(BookshopApp, ClientTestCase):
     @classmethod
     def setUpTestData(cls):
-        cls.book = Book(isbn="9780345391803", title="The Hitchhiker's Guide",
-                        stock=2, author=Author(name="Douglas Adams"))
+        cls.book = Book(
+            isbn="9780345391803",
+            title="The Hitchhiker's Guide",
+            stock=2,
+            author=Author(name="Douglas Adams"),
+        )
         cls.customer = Customer(email="arthur@example.com")
         db.session.add_all([cls.book, cls.customer])
 
     def test_order(self):
-        response = self.client.post("/api/orders", json={
-            "email": "arthur@example.com", "book_id": self.book.id, "quantity": 2})
+        response = self.client.post(
+            "/api/orders",
+            json={
+                "email": "arthur@example.com",
+                "book_id": self.book.id,
+                "quantity": 2,
+            },
+        )
         self.assertEqual(response.status_code, 201)
         self.assertEqual(response.json["stock"], 0)
         # The request committed; the test's session sees it.
         self.assertEqual(self.book.stock, 0)
 
     def test_order_too_many(self):
-        response = self.client.post("/api/orders", json={
-            "email": "arthur@example.com", "book_id": self.book.id, "quantity": 3})
+        response = self.client.post(
+            "/api/orders",
+            json={
+                "email": "arthur@example.com",
+                "book_id": self.book.id,
+                "quantity": 3,
+            },
+        )
         self.assertEqual(response.status_code, 409)
         self.assertEqual(db.session.query(Order).count(), 0)
         self.assertEqual(self.book.stock, 2)
 
     def test_unknown_customer(self):
-        response = self.client.post("/api/orders", json={
-            "email": "nobody@example.com", "book_id": self.book.id})
+        response = self.client.post(
+            "/api/orders", json={"email": "nobody@example.com", "book_id": self.book.id}
+        )
         self.assertEqual(response.status_code, 404)
 
     def test_author_page(self):
         response = self.client.get(f"/api/authors/{self.book.author_id}")
-        self.assertEqual(response.json, {
-            "name": "Douglas Adams", "books": ["The Hitchhiker's Guide"]})
+        self.assertEqual(
+            response.json,
+            {"name": "Douglas Adams", "books": ["The Hitchhiker's Guide"]},
+        )

@@ -4,6 +4,7 @@ from bookshop import Author
 from bookshop import Book
 from bookshop import db
 from bookshop import restock_later
+
 from flask_dbcase import DatabaseTestCase
 
 from .base import BookshopApp
@@ -12,8 +13,12 @@ from .base import BookshopApp
 class RestockTests(BookshopApp, DatabaseTestCase):
     def setUp(self):
         super().setUp()
-        self.book = Book(isbn="9780765326355", title="The Way of Kings",
-                         stock=0, author=Author(name="Brandon Sanderson"))
+        self.book = Book(
+            isbn="9780765326355",
+            title="The Way of Kings",
+            stock=0,
+            author=Author(name="Brandon Sanderson"),
+        )
         db.session.add(self.book)
         db.session.commit()
         self.book_id = self.book.id

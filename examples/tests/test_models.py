@@ -1,14 +1,14 @@
 """The domain logic, on TransactionalTestCase with class-wide data."""
 
 import sqlalchemy as sa
-
 from bookshop import Author
 from bookshop import Book
 from bookshop import Customer
+from bookshop import db
 from bookshop import Order
 from bookshop import OutOfStock
-from bookshop import db
 from bookshop import place_order
+
 from flask_dbcase import TransactionalTestCase
 
 from .base import BookshopApp
@@ -18,8 +18,12 @@ class OrderTests(BookshopApp, TransactionalTestCase):
     @classmethod
     def setUpTestData(cls):
         cls.author = Author(name="Ursula K. Le Guin")
-        cls.book = Book(isbn="9780441478125", title="The Left Hand of Darkness",
-                        stock=3, author=cls.author)
+        cls.book = Book(
+            isbn="9780441478125",
+            title="The Left Hand of Darkness",
+            stock=3,
+            author=cls.author,
+        )
         cls.customer = Customer(email="reader@example.com")
         db.session.add_all([cls.book, cls.customer])
 
@@ -53,8 +57,9 @@ class OrderTests(BookshopApp, TransactionalTestCase):
 
     def test_class_data_is_intact(self):
         self.assertEqual(self.author.name, "Ursula K. Le Guin")
-        self.assertEqual([b.title for b in self.author.books],
-                         ["The Left Hand of Darkness"])
+        self.assertEqual(
+            [b.title for b in self.author.books], ["The Left Hand of Darkness"]
+        )
 
 
 class ConstraintTests(BookshopApp, TransactionalTestCase):
