@@ -13,10 +13,11 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = True
 # No network here for intersphinx: names from other projects are left unlinked.
-nitpick_ignore_regex = [
-    ("py:.*", r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars)\b.*"),
-    ("py:.*", r"(t\.ClassVar|t\.Any|t\.Callable|t\.Iterable|t\.Hashable|Flask|FlaskClient)"),
-    ("py:.*", r"(AppContext|SQLAlchemy|TestCase)"),
+_external = [
+    r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars)\b.*",
+    r"t\.(ClassVar|Any|Callable|Iterable|Hashable)",
+    r"Flask|FlaskClient|AppContext|SQLAlchemy|TestCase",
 ]
+nitpick_ignore_regex = [("py:.*", pattern) for pattern in _external]
 html_theme = "alabaster"
 exclude_patterns = ["_build"]

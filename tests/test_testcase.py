@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import typing as t
 import unittest
+from unittest import mock
 
 import sqlalchemy as sa
 from flask import Flask
@@ -191,7 +193,12 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
 
 class DatabaseGuardTests(ErrorsMixin, unittest.TestCase):
     def test_refuses_a_database_not_named_test(self) -> None:
-        path = os.path.abspath("production.db")
+        # Should the guard fail, the file lands in a folder of our own; the guard
+        # is told that folder is not a temporary one.
+        path = os.path.join(tempfile.mkdtemp(), "production.db")
+        temp = mock.patch("tempfile.gettempdir", return_value="/no-such-temp")
+        temp.start()
+        self.addCleanup(temp.stop)
 
         class ShopTests(TransactionalTestCase):
             def create_app(self) -> Flask:
