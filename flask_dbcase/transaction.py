@@ -33,39 +33,67 @@ class ImplicitCommitError(RuntimeError):
     """
 
 
-class SharedConnection:
-    """Stand in for the DBAPI connection of a test transaction.
-
-    SQLAlchemy believes it owns a connection with an implicit transaction. Where it
-    would begin, commit or roll back that transaction, the stand-in moves a savepoint
-    instead, so that the real transaction stays open until the test ends.
-    """
+class _Savepoints:
+    """The state of one database's test transaction, shared by its engines."""
 
     def __init__(self, dbapi_connection: t.Any) -> None:
-        self._dbapi = dbapi_connection
+        self.dbapi = dbapi_connection
         #: Savepoint at which the application's current transaction began, or
         #: ``None`` when the next statement must set a new one.
-        self._base: str | None = None
-        #: A statement ran since ``_base`` was set.
-        self._dirty = False
+        self.base: str | None = None
+        #: A statement ran since ``base`` was set.
+        self.dirty = False
         #: A statement ran since the test savepoint was set.
         self.touched = False
         #: Set while the test's own context is torn down: the whole test is about
         #: to be rolled back, so the rollbacks done on the way are skipped.
         self.closing = False
 
-    def _run(self, sql: str) -> None:
-        cursor = self._dbapi.cursor()
+    def run(self, sql: str) -> None:
+        cursor = self.dbapi.cursor()
         try:
             cursor.execute(sql)
         finally:
             cursor.close()
 
+    def begin_tests(self) -> None:
+        """Mark the state every test starts from and rolls back to."""
+        self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
+        self.reset()
+
+    def end_test(self) -> None:
+        """Undo everything done since :meth:`begin_tests`."""
+        self.closing = False
+        if self.touched:
+            self.run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
+        self.reset()
+
+    def reset(self) -> None:
+        self.base = TEST_SAVEPOINT
+        self.dirty = self.touched = False
+
+
+class SharedConnection:
+    """Stand in for the DBAPI connection of a test transaction, for one engine.
+
+    SQLAlchemy believes it owns a connection with an implicit transaction. Where it
+    would begin, commit or roll back that transaction, the stand-in moves a savepoint
+    instead, so that the real transaction stays open until the test ends.
+    """
+
+    def __init__(self, savepoints: _Savepoints, autocommit: bool) -> None:
+        self._savepoints = savepoints
+        self._dbapi = savepoints.dbapi
+        #: The engine is in autocommit mode: every statement counts as committed
+        #: at once, so there is nothing to roll back before the test ends.
+        self._autocommit = autocommit
+
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        if self._base is None:
-            self._run(f"SAVEPOINT {APP_SAVEPOINT}")
-            self._base = APP_SAVEPOINT
-        self._dirty = self.touched = True
+        state = self._savepoints
+        if state.base is None and not self._autocommit:
+            state.run(f"SAVEPOINT {APP_SAVEPOINT}")
+            state.base = APP_SAVEPOINT
+        state.dirty = state.touched = True
         return self._dbapi.cursor(*args, **kwargs)
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -73,38 +101,24 @@ class SharedConnection:
         return self.cursor().execute(*args, **kwargs)
 
     def commit(self) -> None:
-        if not self._dirty:
+        state = self._savepoints
+        if not state.dirty or self._autocommit:
             return
-        if self._base == APP_SAVEPOINT:
-            self._run(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
+        if state.base == APP_SAVEPOINT:
+            state.run(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
         # What was done is now kept; the next transaction needs its own savepoint.
-        self._base = None
-        self._dirty = False
+        state.base = None
+        state.dirty = False
 
     def rollback(self) -> None:
-        if not self._dirty or self.closing:
+        state = self._savepoints
+        if not state.dirty or state.closing or self._autocommit:
             return
-        self._run(f"ROLLBACK TO SAVEPOINT {self._base}")
-        self._dirty = False
+        state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
+        state.dirty = False
 
     def close(self) -> None:
         """Do nothing: the real connection belongs to :class:`TestTransaction`."""
-
-    def begin_tests(self) -> None:
-        """Mark the state every test starts from and rolls back to."""
-        self._run(f"SAVEPOINT {TEST_SAVEPOINT}")
-        self._reset()
-
-    def end_test(self) -> None:
-        """Undo everything done since :meth:`begin_tests`."""
-        self.closing = False
-        if self.touched:
-            self._run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
-        self._reset()
-
-    def _reset(self) -> None:
-        self._base = TEST_SAVEPOINT
-        self._dirty = self.touched = False
 
     def __getattr__(self, name: str) -> t.Any:
         return getattr(self._dbapi, name)
@@ -118,6 +132,8 @@ class _Database:
         self.engines: list[sa.Engine] = []
         self.connection = connection = engine.connect()
         if _autocommit_engine(engine):
+            # Autocommit would leave nothing to roll back; the test connection
+            # gets the server's transactional level instead.
             level = engine.dialect.default_isolation_level
             connection.execution_options(isolation_level=level)
         self.transaction = connection.begin()
@@ -128,14 +144,19 @@ class _Database:
         if getattr(dbapi_connection, "in_transaction", True) is False:
             connection.exec_driver_sql("BEGIN")
         self.dbapi_connection = dbapi_connection
-        self.shared = SharedConnection(dbapi_connection)
-        self.pool = StaticPool(lambda: self.shared, dialect=engine.dialect)
+        self.savepoints = _Savepoints(dbapi_connection)
         self.saved_pools: list[t.Any] = []
 
     def adopt(self, engine: sa.Engine) -> None:
+        """Make ``engine`` hand out the shared connection.
+
+        The real transaction level is the test connection's; whether the engine is
+        in autocommit mode decides what its commits and rollbacks do.
+        """
+        shared = SharedConnection(self.savepoints, _autocommit_engine(engine))
         self.engines.append(engine)
         self.saved_pools.append(engine.pool)
-        engine.pool = self.pool
+        engine.pool = StaticPool(lambda: shared, dialect=engine.dialect)
 
     def close(self) -> None:
         for engine, pool in zip(self.engines, self.saved_pools, strict=True):
@@ -183,12 +204,12 @@ class TestTransaction:
     def begin_tests(self) -> None:
         """Set the savepoint that each test rolls back to."""
         for database in self._databases.values():
-            database.shared.begin_tests()
+            database.savepoints.begin_tests()
 
     def start_closing(self) -> None:
         """Skip the rollbacks a test does while its context is torn down."""
         for database in self._databases.values():
-            database.shared.closing = True
+            database.savepoints.closing = True
 
     def end_test(self) -> None:
         """Roll back everything done since :meth:`begin_tests`.
@@ -199,7 +220,7 @@ class TestTransaction:
         failed: list[str] = []
         for database in self._databases.values():
             try:
-                database.shared.end_test()
+                database.savepoints.end_test()
             except Exception as error:  # raised by the driver, not by SQLAlchemy
                 if not _lost_savepoint(database, error):
                     raise
@@ -217,7 +238,7 @@ class TestTransaction:
 
     def _restart(self, database: _Database) -> None:
         database.dbapi_connection.rollback()
-        database.shared.begin_tests()
+        database.savepoints.begin_tests()
 
     def close(self) -> None:
         """Roll back the transactions and give the engines their pools back."""

@@ -245,5 +245,6 @@ def run_case(
 ) -> WatchingResult:
     """Run every test of ``case`` with unittest's own suite machinery."""
     result = WatchingResult(observer)
-    unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+    # A loader of our own: "-k" given to the outer run must not filter these.
+    unittest.TestLoader().loadTestsFromTestCase(case).run(result)
     return result

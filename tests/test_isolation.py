@@ -49,6 +49,7 @@ class DatabaseIsolation:
         self,
         test: t.Callable[[t.Any], None],
         baseline: dict[type, int] | None = None,
+        config: dict[str, t.Any] | None = None,
         **members: t.Any,
     ) -> None:
         """Run ``test``, then a test that expects ``baseline``, in one class.
@@ -69,7 +70,7 @@ class DatabaseIsolation:
                 case.assertEqual(count(model), rows, model.__name__)
 
         def create_app(cls: type) -> Flask:
-            return make_app(engine)
+            return make_app(engine, **(config or {}))
 
         namespace = {
             "create_app": classmethod(create_app),
@@ -231,6 +232,21 @@ class DatabaseIsolation:
             case.assertEqual(count(Author), 0)
 
         self.check(test)
+
+    def test_autocommit_engine(self) -> None:
+        def test(case: t.Any) -> None:
+            db.session.add(Author(name="committed"))
+            db.session.commit()
+            db.session.close()
+            db.session.add(Author(name="flushed"))
+            db.session.flush()
+            db.session.rollback()  # too late: autocommit kept the row
+            with db.engine.connect() as connection:
+                connection.execute(Author.__table__.insert().values(name="core"))
+            case.assertEqual(count(Author), 3)
+
+        options = {"isolation_level": "AUTOCOMMIT"}
+        self.check(test, config={"SQLALCHEMY_ENGINE_OPTIONS": options})
 
     def test_failed_statement_left_unhandled(self) -> None:
         def test(case: t.Any) -> None:

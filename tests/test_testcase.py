@@ -584,3 +584,44 @@ class ServerTests(unittest.TestCase):
         )
         self.assertIn("Move such code to a DatabaseTestCase", error)
         self.assertEqual(result.testsRun, 3)
+
+
+class FailureTests(unittest.TestCase):
+    """A class that fails to set up leaves nothing behind for the next one."""
+
+    def test_set_up_test_data_raises(self) -> None:
+        engine = next(e for e in ENGINES if e.name == "sqlite_file")
+
+        class BrokenTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="half-made"))
+                db.session.flush()
+                raise ValueError("fixture file is broken")
+
+            def test_a(self) -> None:
+                pass
+
+        class NextTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_a(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+
+        observer = engine.observer()
+        assert observer is not None
+        self.addCleanup(observer.dispose)
+        result = run_case(BrokenTests, observer)
+        self.assertEqual(len(result.errors), 1)
+        self.assertIn("ValueError: fixture file is broken", result.errors[0][1])
+        self.assertFalse(hasattr(BrokenTests, "app"))
+        left = observer.counts()
+        self.assertEqual(set(left.values()), {None}, f"tables left: {left}")
+        next_result = run_case(NextTests, observer)
+        self.assertTrue(next_result.wasSuccessful(), next_result.problems())
