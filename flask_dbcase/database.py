@@ -89,10 +89,7 @@ def check_connection(engine: sa.Engine, owner: str) -> None:
 
 
 def create_schema(db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
-    """Create every table of every bind, dropping stale ones first.
-
-    Requires an active application context.
-    """
+    """Create every table of every bind, dropping stale ones first."""
     for key, engine in engines.items():
         metadata = db.metadatas.get(key)
         if metadata is None:
@@ -122,7 +119,9 @@ def empty_tables(db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
                 # InnoDB checks foreign keys row by row, which fails on
                 # self-referencing rows whatever the order of the statements.
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-            if mysql:
-                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+            try:
+                for table in reversed(metadata.sorted_tables):
+                    connection.execute(table.delete())
+            finally:
+                if mysql:
+                    connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")

@@ -96,7 +96,7 @@ class DatabaseTestCase(unittest.TestCase):
                 database.check_test_database(engine.url, owner)
                 database.check_connection(engine, owner)
             database.create_schema(db, state.engines)
-            cls.addClassCleanup(_drop_schema, db, app, state.engines)
+            cls.addClassCleanup(database.drop_schema, db, state.engines)
             cls._begin_class_isolation()
 
     @classmethod
@@ -304,13 +304,6 @@ def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
 def _dispose(engines: dict[str | None, sa.Engine]) -> None:
     for engine in engines.values():
         engine.dispose()
-
-
-def _drop_schema(
-    db: SQLAlchemy, app: Flask, engines: dict[str | None, sa.Engine]
-) -> None:
-    with app.app_context():
-        database.drop_schema(db, engines)
 
 
 def _forget_class(cls: type[DatabaseTestCase]) -> None:
