@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 
 from . import database
 from .client import isolated_client_class
+from .schema import empty_all
+from .schema import schemas
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
@@ -59,6 +61,11 @@ class DatabaseTestCase(unittest.TestCase):
     #: The application context pushed for the current test.
     app_context: AppContext
 
+    #: Keep the test databases and their tables after the run, and reuse them in
+    #: the next run when the models have not changed. Setting the environment
+    #: variable ``FLASK_DBCASE_KEEPDB=1`` does the same for every class.
+    keepdb: t.ClassVar[bool] = False
+
     _dbcase: t.ClassVar[_ClassState]
     _dbcase_ready = False
 
@@ -80,7 +87,9 @@ class DatabaseTestCase(unittest.TestCase):
         if cls.__dict__.get("_dbcase") is not None:
             return
         state = _ClassState()
-        app = _build_app(cls)
+        allowed = database.allowed_databases()
+        with database.refusing_connections(f"'{_name(cls)}.create_app'", allowed):
+            app = _build_app(cls)
         db = _find_db(cls, app)
         if "db" not in vars(cls):
             cls.db = db
@@ -91,12 +100,14 @@ class DatabaseTestCase(unittest.TestCase):
         with app.app_context():
             state.engines = dict(db.engines)
             cls.addClassCleanup(_dispose, state.engines)
+            if cls.keepdb:
+                database.databases.keep = True
             for key, engine in state.engines.items():
                 owner = f"{_name(cls)!r} (bind {key!r})"
-                database.check_test_database(engine.url, owner)
+                database.databases.use(engine, owner, allowed)
+                database.check_test_database(engine.url, owner, allowed)
                 database.check_connection(engine, owner)
-            database.create_schema(db, state.engines)
-            cls.addClassCleanup(database.drop_schema, db, state.engines)
+            schemas.prepare(db, state.engines, database.databases.kept())
             cls._begin_class_isolation()
 
     @classmethod
@@ -135,7 +146,7 @@ class DatabaseTestCase(unittest.TestCase):
         try:
             context.pop()
         finally:
-            database.empty_tables(self.db, self._dbcase.engines)
+            empty_all(self.db, self._dbcase.engines)
 
 
 class TransactionalTestCase(DatabaseTestCase):

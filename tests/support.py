@@ -215,7 +215,9 @@ def make_app(engine: Engine, **config: t.Any) -> Flask:
 
         seen = getattr(g, "seen", None)
         g.seen = "request"
-        return {"seen": seen, "session": id(db.session())}
+        # Kept alive, so that ids are not reused and identity can be compared.
+        app.config.setdefault("SESSIONS", []).append(db.session())
+        return {"seen": seen}
 
     return app
 

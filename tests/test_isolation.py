@@ -54,8 +54,8 @@ class DatabaseIsolation:
     ) -> None:
         """Run ``test``, then a test that expects ``baseline``, in one class.
 
-        Every test must pass, a connection of our own must see no row after each
-        of them, and no table may be left when the class ends.
+        Every test must pass, and a connection of our own must see no row after
+        each of them, nor after the class.
         """
         self: unittest.TestCase  # type: ignore[no-redef]
         engine = self.engine
@@ -90,7 +90,7 @@ class DatabaseIsolation:
                 for test_id, counts in result.seen:
                     self.assertEqual(set(counts.values()), {0}, (test_id, counts))
                 left = observer.counts()
-                self.assertEqual(set(left.values()), {None}, f"tables left: {left}")
+                self.assertEqual(set(left.values()), {0}, f"rows left: {left}")
         finally:
             if observer is not None:
                 observer.dispose()

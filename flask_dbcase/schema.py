@@ -1,0 +1,156 @@
+"""The tables of the test databases: built once per process, emptied, dropped."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateTable
+
+from .database import databases
+from .database import is_memory_sqlite
+from .database import same_database_key
+
+if t.TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+#: Where a kept database records which schema its tables were built from.
+FINGERPRINTS = sa.Table(
+    "flask_dbcase_schema",
+    sa.MetaData(),
+    sa.Column("tables", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+)
+
+
+def fingerprint(metadata: sa.MetaData, dialect: sa.Dialect) -> str:
+    """Hash the DDL that would build ``metadata`` on ``dialect``."""
+    digest = hashlib.sha256()
+    for table in metadata.sorted_tables:
+        digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
+    return digest.hexdigest()
+
+
+def _tables_key(metadata: sa.MetaData) -> str:
+    names = ",".join(sorted(metadata.tables))
+    return hashlib.sha256(names.encode()).hexdigest()
+
+
+class _Built(t.NamedTuple):
+    engine: sa.Engine
+    metadata: sa.MetaData
+
+
+class Schemas:
+    """The tables this process built, so that each is built once and dropped once."""
+
+    def __init__(self) -> None:
+        self.built: dict[tuple[t.Hashable, int], _Built] = {}
+        atexit.register(self.drop_built)
+
+    def prepare(
+        self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
+    ) -> None:
+        """Make sure every bind has its tables, and that they are empty.
+
+        Tables are built the first time a database is met in this process; later
+        classes find them and only empty them. An in-memory database is built for
+        every engine, since it lives and dies with it. With ``keep``, tables a
+        previous run left are reused when their schema has not changed.
+        """
+        for key, engine in engines.items():
+            metadata = db.metadatas.get(key)
+            if metadata is None:
+                continue
+            if is_memory_sqlite(engine.url):
+                metadata.create_all(engine)
+                continue
+            place = (same_database_key(engine), id(metadata))
+            if place in self.built:
+                empty_tables(metadata, engine)
+                continue
+            self._forget_clashes(place[0], metadata)
+            if not (keep and self._reuse(metadata, engine)):
+                metadata.drop_all(engine)
+                metadata.create_all(engine)
+                if keep:
+                    self._record(metadata, engine)
+            self.built[place] = _Built(engine, metadata)
+
+    def _forget_clashes(self, database: t.Hashable, metadata: sa.MetaData) -> None:
+        # Another metadata with tables of the same names: building ours drops
+        # theirs, which must then be built again when next needed.
+        for place, built in list(self.built.items()):
+            if place[0] == database and set(built.metadata.tables) & set(
+                metadata.tables
+            ):
+                del self.built[place]
+
+    def _reuse(self, metadata: sa.MetaData, engine: sa.Engine) -> bool:
+        expected = fingerprint(metadata, engine.dialect)
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(FINGERPRINTS.name):
+                return False
+            stored = connection.scalar(
+                sa.select(FINGERPRINTS.c.fingerprint).where(
+                    FINGERPRINTS.c.tables == _tables_key(metadata)
+                )
+            )
+        if stored != expected:
+            return False
+        empty_tables(metadata, engine)
+        return True
+
+    def _record(self, metadata: sa.MetaData, engine: sa.Engine) -> None:
+        key = _tables_key(metadata)
+        FINGERPRINTS.create(engine, checkfirst=True)
+        with engine.begin() as connection:
+            connection.execute(
+                FINGERPRINTS.delete().where(FINGERPRINTS.c.tables == key)
+            )
+            connection.execute(
+                FINGERPRINTS.insert().values(
+                    tables=key, fingerprint=fingerprint(metadata, engine.dialect)
+                )
+            )
+
+    def drop_built(self) -> None:
+        """Drop the tables this process built, unless they are kept."""
+        if databases.kept():
+            return
+        for built in reversed(list(self.built.values())):
+            built.metadata.drop_all(built.engine)
+            built.engine.dispose()
+        self.built.clear()
+
+
+def empty_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """Delete every row of every table of ``metadata``, children first."""
+    mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
+    with engine.begin() as connection:
+        if mysql:
+            # InnoDB checks foreign keys row by row, which fails on
+            # self-referencing rows whatever the order of the statements.
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        finally:
+            if mysql:
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+
+
+def empty_all(db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
+    """Empty every table of every bind."""
+    for key, engine in engines.items():
+        metadata = db.metadatas.get(key)
+        if metadata is not None:
+            empty_tables(metadata, engine)
+
+
+schemas = Schemas()

@@ -1,0 +1,514 @@
+"""Test databases: derived from the app's URL, created, dropped, kept, guarded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import typing as t
+import unittest
+from unittest import mock
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.pool import NullPool
+
+from flask_dbcase import TransactionalTestCase
+from flask_dbcase.database import check_test_database
+from flask_dbcase.database import is_test_database
+from flask_dbcase.database import derive_url
+
+from .support import ENGINES
+from .support import make_app
+from .support import run_case
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MEMORY = ENGINES[0]
+SERVERS = [e for e in ENGINES if e.postgresql or e.mysql]
+
+
+class DerivationTests(unittest.TestCase):
+    def derive(self, url: str, allowed: t.Collection[str] = ()) -> str:
+        return derive_url(sa.make_url(url), allowed).render_as_string(False)
+
+    def test_server_databases_get_a_test_prefix(self) -> None:
+        self.assertEqual(
+            self.derive("postgresql+psycopg://u:pw@h:5433/shop?sslmode=require"),
+            "postgresql+psycopg://u:pw@h:5433/test_shop?sslmode=require",
+        )
+        self.assertEqual(
+            self.derive("mysql+pymysql://u@h/shop?charset=utf8mb4"),
+            "mysql+pymysql://u@h/test_shop?charset=utf8mb4",
+        )
+
+    def test_test_databases_stay(self) -> None:
+        for url in (
+            "postgresql://u@h/test",
+            "postgresql://u@h/test_shop",
+            "postgresql://u@h/TestShop",
+            "sqlite://",
+            "sqlite:///:memory:",
+            "sqlite:///file:db?mode=memory&uri=true",
+            f"sqlite:///{tempfile.gettempdir()}/shop.db",
+            "sqlite:////srv/app/test.db",
+        ):
+            with self.subTest(url=url):
+                parsed = sa.make_url(url)
+                self.assertIs(derive_url(parsed), parsed)
+
+    def test_sqlite_file_moves_to_the_temporary_directory(self) -> None:
+        derived = sa.make_url(self.derive("sqlite:////srv/app/shop.db")).database
+        assert derived is not None
+        self.assertEqual(os.path.dirname(derived), tempfile.gettempdir())
+        self.assertRegex(os.path.basename(derived), r"^test_shop-[0-9a-f]{8}\.db$")
+        other = sa.make_url(self.derive("sqlite:////srv/other/shop.db")).database
+        self.assertNotEqual(derived, other)
+
+    def test_allowed_database_stays(self) -> None:
+        url = "postgresql://u@h/ci_db"
+        self.assertEqual(self.derive(url, {"ci_db"}), url)
+        self.assertTrue(is_test_database(sa.make_url(url), {"ci_db"}))
+        self.assertFalse(is_test_database(sa.make_url(url), {"other"}))
+
+    @mock.patch.dict(os.environ, {"PYTEST_XDIST_WORKER": "gw1"})
+    def test_each_xdist_worker_gets_its_own(self) -> None:
+        self.assertEqual(
+            self.derive("postgresql://u@h/shop"), "postgresql://u@h/test_shop_gw1"
+        )
+        self.assertEqual(
+            self.derive("postgresql://u@h/test"), "postgresql://u@h/test_gw1"
+        )
+        self.assertEqual(
+            self.derive("sqlite:////srv/test.db"), "sqlite:////srv/test_gw1.db"
+        )
+        self.assertEqual(self.derive("sqlite://"), "sqlite://")
+        derived = self.derive("sqlite:////srv/app/shop.db")
+        self.assertRegex(derived, r"/test_shop-[0-9a-f]{8}_gw1\.db$")
+
+    def test_allowed_from_the_environment(self) -> None:
+        from flask_dbcase.database import allowed_databases
+
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_WIPE_DATABASES": "a, b"}):
+            self.assertEqual(allowed_databases(), {"a", "b"})
+
+
+class GuardTests(unittest.TestCase):
+    def test_refuses_a_non_test_url_and_hides_the_password(self) -> None:
+        url = sa.make_url("postgresql+psycopg://shop:s3cret@db.example/shop")
+        with self.assertRaises(RuntimeError) as caught:
+            check_test_database(url, "'ShopTests' (bind None)", ())
+        message = str(caught.exception)
+        self.assertIn(
+            "'ShopTests' (bind None) points at"
+            " 'postgresql+psycopg://shop:***@db.example/shop', which is not a test"
+            " database",
+            message,
+        )
+        self.assertIn("FLASK_DBCASE_WIPE_DATABASES", message)
+        self.assertNotIn("s3cret", message)
+
+    def test_refuses_connections_made_by_create_app(self) -> None:
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "shop.db")
+
+        class FactoryTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                app = make_app(MEMORY, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+                with app.app_context():
+                    from .support import db
+
+                    db.create_all()
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        # The folder does not count as a temporary one here.
+        with mock.patch("tempfile.gettempdir", return_value="/no-such-temp"):
+            result = run_case(FactoryTests)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        error = result.errors[0][1]
+        self.assertIn(
+            f"'FactoryTests.create_app' connected to 'sqlite:///{path}' while"
+            " building the app, before flask_dbcase could point it at a test"
+            " database. Move database work such as 'db.create_all()' out of the app"
+            " factory",
+            error,
+        )
+        self.assertFalse(os.path.exists(path))
+
+    def test_unreachable_database(self) -> None:
+        url = "sqlite:////nonexistent-folder/test.db"
+
+        class UnreachableTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=url)
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(UnreachableTests)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        self.assertIn(
+            f"'UnreachableTests' (bind None) cannot connect to '{url}': unable to"
+            " open database file. Check that the server is running",
+            result.errors[0][1],
+        )
+
+    @unittest.skipUnless(SERVERS and SERVERS[0].postgresql, "needs PostgreSQL")
+    def test_unreachable_server(self) -> None:
+        url = "postgresql+psycopg://postgres:pw@127.0.0.1:1/shop"
+
+        class ServerTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=url)
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(ServerTests)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        error = result.errors[0][1]
+        self.assertIn(
+            "'ServerTests' (bind None) cannot connect to"
+            " 'postgresql+psycopg://postgres:***@127.0.0.1:1/postgres' to create the"
+            " test database 'test_shop'",
+            error,
+        )
+        self.assertNotIn(":pw@", error)
+
+
+class PermissionTests(unittest.TestCase):
+    """A user who may not create databases is told what to grant."""
+
+    def check(self, engine: t.Any, create_user: str, grant: str) -> None:
+        admin = sa.create_engine(
+            engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(create_user)
+        admin.dispose()
+        url = sa.make_url(engine.url).set(
+            username="dbcase_limited", database="dbcase_limited_shop"
+        )
+
+        class LimitedTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                uri = url.render_as_string(hide_password=False)
+                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=uri)
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(LimitedTests)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        error = result.errors[0][1]
+        self.assertIn(
+            "'LimitedTests' (bind None) needs the test database"
+            " 'test_dbcase_limited_shop' on",
+            error,
+        )
+        self.assertIn(grant, error)
+
+    @unittest.skipUnless(any(e.postgresql for e in SERVERS), "needs PostgreSQL")
+    def test_postgresql(self) -> None:
+        engine = next(e for e in SERVERS if e.postgresql)
+        create = (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
+            " 'dbcase_limited') THEN CREATE ROLE dbcase_limited LOGIN; END IF; END $$"
+        )
+        self.check(
+            engine,
+            create,
+            "permission denied to create database. Let 'dbcase_limited' create"
+            " databases ('ALTER ROLE dbcase_limited CREATEDB;'), or create"
+            " 'test_dbcase_limited_shop' yourself",
+        )
+
+    @unittest.skipUnless(any(e.mysql for e in SERVERS), "needs MySQL")
+    def test_mysql(self) -> None:
+        engine = next(e for e in SERVERS if e.mysql)
+        create = "CREATE USER IF NOT EXISTS 'dbcase_limited'@'%%'"
+        self.check(
+            engine,
+            create,
+            "Access denied for user 'dbcase_limited'@'%' to database"
+            " 'test_dbcase_limited_shop'\"). Let 'dbcase_limited' create databases"
+            " (\"GRANT ALL PRIVILEGES ON `test\\_%`.* TO 'dbcase_limited'@'%';\")",
+        )
+
+
+SHOP_MODULE = textwrap.dedent(
+    """
+    import json
+    import os
+    import unittest
+
+    import sqlalchemy as sa
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_dbcase import ClientTestCase
+    from flask_dbcase import DatabaseTestCase
+    from flask_dbcase import TransactionalTestCase
+
+    ddl = []
+    used = set()
+
+
+    @sa.event.listens_for(sa.Engine, "before_cursor_execute")
+    def record(connection, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("CREATE TABLE", "DROP TABLE")):
+            ddl.append(" ".join(statement.split()[:3]))
+
+
+    db = SQLAlchemy()
+
+
+    class Author(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+        name = db.Column(db.String(50))
+        if os.environ.get("SHOP_EXTRA_COLUMN"):
+            extra = db.Column(db.String(10))
+
+
+    class Shop:
+        @classmethod
+        def create_app(cls):
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["SHOP_URL"]
+            db.init_app(app)
+            return app
+
+        def test_write(self):
+            used.add(db.engine.url.database)
+            db.session.add(Author(name="from a test"))
+            db.session.commit()
+            self.assertEqual(db.session.query(Author).count(), 1)
+
+
+    class DatabaseShop(Shop, DatabaseTestCase):
+        pass
+
+
+    class TransactionalShop(Shop, TransactionalTestCase):
+        pass
+
+
+    class ClientShop(Shop, ClientTestCase):
+        pass
+
+
+    if __name__ == "__main__":
+        program = unittest.main(exit=False)
+        ok = program.result.wasSuccessful()
+        print("RESULT " + json.dumps({"ok": ok, "used": sorted(used), "ddl": ddl}))
+    """
+)
+
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+
+class ShopTests(_Mixin):
+    """A configured 'dbcase_shop' database, with a sentinel row in it."""
+
+    engine: t.ClassVar[t.Any]
+    name = "dbcase_shop"
+
+    def setUp(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="dbcase-shop-")
+        with open(os.path.join(self.folder, "shop_tests.py"), "w") as f:
+            f.write(SHOP_MODULE)
+        self.shop = self.make_shop()
+
+    def make_shop(self) -> sa.URL:
+        self.addCleanup(self.drop_databases, self.name, f"test_{self.name}")
+        url = sa.make_url(self.engine.url).set(database=self.name)
+        admin = sa.create_engine(
+            sa.make_url(self.engine.url),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(self.name)
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        admin.dispose()
+        self.fill(url)
+        return url
+
+    def fill(self, url: sa.URL) -> None:
+        engine = sa.create_engine(url, poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE author (id INTEGER PRIMARY KEY, name VARCHAR(50))"
+            )
+            connection.exec_driver_sql("INSERT INTO author VALUES (1, 'sentinel')")
+        engine.dispose()
+
+    def sentinel(self) -> list[t.Any]:
+        engine = sa.create_engine(self.shop, poolclass=NullPool)
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT id, name FROM author").all()
+        engine.dispose()
+        return [tuple(row) for row in rows]
+
+    def database_exists(self, name: str) -> bool:
+        admin = sa.create_engine(sa.make_url(self.engine.url), poolclass=NullPool)
+        if self.engine.postgresql:
+            sql = "SELECT 1 FROM pg_database WHERE datname = %(n)s"
+        else:
+            sql = "SELECT 1 FROM information_schema.schemata WHERE schema_name = %(n)s"
+        with admin.connect() as connection:
+            found = connection.exec_driver_sql(sql, {"n": name}).first()
+        admin.dispose()
+        return found is not None
+
+    def drop_databases(self, *names: str) -> None:
+        admin = sa.create_engine(
+            sa.make_url(self.engine.url),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as connection:
+            for name in names:
+                quoted = connection.dialect.identifier_preparer.quote(name)
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+        admin.dispose()
+
+    def run_shop(self, **env: str) -> dict[str, t.Any]:
+        environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=self.shop_url())
+        environ.pop("FLASK_DBCASE_KEEPDB", None)
+        environ.update(env)
+        done = subprocess.run(
+            [sys.executable, "shop_tests.py"],
+            cwd=self.folder,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        output = done.stdout + done.stderr
+        line = next(
+            (x for x in done.stdout.splitlines() if x.startswith("RESULT ")), ""
+        )
+        self.assertTrue(line, output)
+        result: dict[str, t.Any] = json.loads(line[len("RESULT ") :])
+        self.assertTrue(result["ok"], output)
+        self.assertNotIn("could not drop", output)
+        self.assertEqual(self.sentinel(), [(1, "sentinel")])
+        return result
+
+    def shop_url(self) -> str:
+        return self.shop.render_as_string(hide_password=False)
+
+    def test_configured_database_is_never_touched(self) -> None:
+        result = self.run_shop()
+        self.assertEqual(result["used"], [f"test_{self.name}"])
+        self.assertFalse(self.database_exists(f"test_{self.name}"))
+
+    def test_keepdb_reuses_the_database_while_the_models_stay(self) -> None:
+        first = self.run_shop(FLASK_DBCASE_KEEPDB="1")
+        self.assertIn("CREATE TABLE author", first["ddl"])
+        self.assertTrue(self.database_exists(f"test_{self.name}"))
+        second = self.run_shop(FLASK_DBCASE_KEEPDB="1")
+        self.assertEqual(second["ddl"], [])
+        changed = self.run_shop(FLASK_DBCASE_KEEPDB="1", SHOP_EXTRA_COLUMN="1")
+        self.assertIn("CREATE TABLE author", changed["ddl"])
+        again = self.run_shop(FLASK_DBCASE_KEEPDB="1", SHOP_EXTRA_COLUMN="1")
+        self.assertEqual(again["ddl"], [])
+        self.run_shop()  # without keepdb: tables dropped, the database left alone
+        self.assertTrue(self.database_exists(f"test_{self.name}"))
+
+    def test_opt_in_uses_the_database_as_it_is(self) -> None:
+        self.name = "dbcase_optin"
+        self.shop = self.make_shop()
+        environ = {"FLASK_DBCASE_WIPE_DATABASES": self.name}
+        done = subprocess.run(
+            [sys.executable, "shop_tests.py"],
+            cwd=self.folder,
+            env=dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=self.shop_url(), **environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+        self.assertEqual(json.loads(line[7:])["used"], [self.name], done.stderr)
+        self.assertFalse(self.database_exists(f"test_{self.name}"))
+
+
+class SqliteShopTests(unittest.TestCase):
+    """A configured SQLite file outside the temporary directory."""
+
+    def setUp(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="dbcase-shop-")
+        for name in ("data", "tmp"):
+            os.mkdir(os.path.join(self.folder, name))
+        with open(os.path.join(self.folder, "shop_tests.py"), "w") as f:
+            f.write(SHOP_MODULE)
+        self.path = os.path.join(self.folder, "data", "shop.db")
+        engine = sa.create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE author (id INTEGER PRIMARY KEY, name VARCHAR(50))"
+            )
+            connection.exec_driver_sql("INSERT INTO author VALUES (1, 'sentinel')")
+        self.sentinel_engine = engine
+
+    def run_shop(self, **env: str) -> dict[str, t.Any]:
+        environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=f"sqlite:///{self.path}")
+        environ.pop("FLASK_DBCASE_KEEPDB", None)
+        # The run's temporary directory is not the folder of the configured file.
+        environ.update(env, TMPDIR=os.path.join(self.folder, "tmp"))
+        done = subprocess.run(
+            [sys.executable, "shop_tests.py"],
+            cwd=self.folder,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+        self.assertEqual(len(lines), 1, done.stdout + done.stderr)
+        result: dict[str, t.Any] = json.loads(lines[0][len("RESULT ") :])
+        self.assertTrue(result["ok"], done.stderr)
+        with self.sentinel_engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT * FROM author").all()
+        self.assertEqual([tuple(r) for r in rows], [(1, "sentinel")])
+        return result
+
+    def test_file_in_the_temporary_directory(self) -> None:
+        result = self.run_shop()
+        (used,) = result["used"]
+        self.assertEqual(os.path.dirname(used), os.path.join(self.folder, "tmp"))
+        self.assertRegex(os.path.basename(used), r"^test_shop-[0-9a-f]{8}\.db$")
+        self.assertFalse(os.path.exists(used))  # removed at exit
+
+    def test_keepdb(self) -> None:
+        first = self.run_shop(FLASK_DBCASE_KEEPDB="1")
+        self.assertIn("CREATE TABLE author", first["ddl"])
+        self.assertTrue(os.path.exists(first["used"][0]))
+        second = self.run_shop(FLASK_DBCASE_KEEPDB="1")
+        self.assertEqual(second["ddl"], [])
+
+
+def _shop_classes() -> dict[str, type]:
+    classes: dict[str, type] = {}
+    for engine in [e for e in ENGINES if e.name in ("postgresql", "mysql")]:
+        name = f"ShopTests_{engine.name}"
+        cls = type(name, (ShopTests, unittest.TestCase), {"engine": engine})
+        reason = engine.skip_reason()
+        if reason:
+            cls = unittest.skip(reason)(cls)
+        classes[name] = cls
+    return classes
+
+
+globals().update(_shop_classes())
