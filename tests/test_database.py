@@ -18,8 +18,8 @@ from sqlalchemy.pool import NullPool
 
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.database import check_test_database
-from flask_dbcase.database import is_test_database
 from flask_dbcase.database import derive_url
+from flask_dbcase.database import is_test_database
 
 from .support import ENGINES
 from .support import make_app
