@@ -12,9 +12,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import multiprocessing
+import multiprocessing.util
 import os
+import re
+import signal
 import sys
 import tempfile
+import threading
 import typing as t
 
 import sqlalchemy as sa
@@ -29,6 +34,27 @@ KEEPDB_ENV = "FLASK_DBCASE_KEEPDB"
 #: they are, without deriving a test database, although their names do not start
 #: with ``test``. Everything in them is deleted.
 ALLOW_ENV = "FLASK_DBCASE_WIPE_DATABASES"
+
+
+def on_exit(callback: t.Callable[[], None]) -> None:
+    """Run ``callback`` when the process ends, workers of a process pool included.
+
+    A pool worker ends without running :mod:`atexit` handlers, and is often ended
+    with ``SIGTERM`` (``Pool.terminate()``, as ``unittest-parallel`` does). In such a
+    worker, ``SIGTERM`` is turned into a normal exit, unless the program handles it
+    already, so that the cleanup runs.
+    """
+    atexit.register(callback)
+    if multiprocessing.parent_process() is None:
+        return
+    multiprocessing.util.Finalize(None, callback, exitpriority=100)
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: t.Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def describe_url(url: sa.URL) -> str:
@@ -87,29 +113,33 @@ def allowed_databases(extra: t.Iterable[str] = ()) -> frozenset[str]:
 def derive_url(url: sa.URL, allowed: t.Collection[str] = ()) -> sa.URL:
     """Return the URL of the test database derived from ``url``.
 
-    A URL that already names a test database is returned as it is, except in a
-    worker of ``pytest -n`` (pytest-xdist), where each worker gets a database of
-    its own: ``test_shop`` becomes ``test_shop_gw0``.
+    A URL that already names a test database is returned as it is.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    suffix = f"_{worker}" if worker else ""
-    if is_memory_sqlite(url) or (is_test_database(url, allowed) and not suffix):
+    if is_test_database(url, allowed):
         return url
     name = url.database or ""
     if url.get_backend_name() == "sqlite":
         path = os.path.realpath(name)
-        stem, ext = os.path.splitext(os.path.basename(path))
-        if is_test_database(url, allowed):
-            return url.set(
-                database=os.path.join(os.path.dirname(path), stem + suffix + ext)
-            )
         # Projects that share a file name must not share a test database.
         digest = hashlib.sha256(path.encode()).hexdigest()[:8]
-        name = f"test_{stem}-{digest}{suffix}{ext}"
-        return url.set(database=os.path.join(tempfile.gettempdir(), name))
-    if is_test_database(url, allowed):
-        return url.set(database=name + suffix)
-    return url.set(database=f"test_{name}{suffix}")
+        stem, ext = os.path.splitext(os.path.basename(path))
+        name = os.path.join(tempfile.gettempdir(), f"test_{stem}-{digest}{ext}")
+        return url.set(database=name)
+    return url.set(database=f"test_{name}")
+
+
+def numbered_url(url: sa.URL, number: int) -> sa.URL:
+    """Return the URL of the ``number``-th copy of a test database.
+
+    The first is the database itself; the others get a suffix: ``test_shop_2``.
+    """
+    if number == 1 or is_memory_sqlite(url):
+        return url
+    name = url.database or ""
+    if url.get_backend_name() == "sqlite":
+        stem, ext = os.path.splitext(name)
+        return url.set(database=f"{stem}_{number}{ext}")
+    return url.set(database=f"{name}_{number}")
 
 
 def check_test_database(url: sa.URL, owner: str, allowed: t.Collection[str]) -> None:
@@ -192,16 +222,28 @@ class TestDatabases:
         self.created: dict[str, sa.URL] = {}
         self.created_files: set[str] = set()
         self.keep = False
-        atexit.register(self.drop_created)
+        self._claims: dict[str, _Claim] = {}
+        self._exit_registered = False
 
     def use(self, engine: sa.Engine, owner: str, allowed: t.Collection[str]) -> None:
         """Point ``engine`` at its test database, creating the database if missing.
 
         The engine's ``url`` is changed to the test database's, and its
-        connections are redirected there with the ``do_connect`` event.
+        connections are redirected there with the ``do_connect`` event. Test
+        processes that run at the same time each claim a database of their own.
         """
         original = engine.url
+        if is_memory_sqlite(original):
+            return
         target = derive_url(original, allowed)
+        number = self._claim(target, owner).number
+        if number > 1 and target is original and not is_test_database(original):
+            raise RuntimeError(
+                f"{owner} uses {describe_url(original)} as it is (it is named in"
+                f" {ALLOW_ENV}), and another test process is using it. Run the tests"
+                " in one process, or let flask_dbcase derive a test database."
+            )
+        target = numbered_url(target, number)
         if target is original:
             return
         if target.get_backend_name() != "sqlite":
@@ -218,14 +260,24 @@ class TestDatabases:
             if _exists(connection, url):
                 return
             try:
-                connection.exec_driver_sql(
-                    f"CREATE DATABASE {_quoted(connection, url)}"
-                )
+                _create_marked(connection, url)
             except sa.exc.DBAPIError as error:
                 if _exists(connection, url):  # another process was quicker
                     return
                 raise RuntimeError(_cannot_create(url, owner, error)) from error
         self.created[key] = url
+
+    def _claim(self, url: sa.URL, owner: str) -> _Claim:
+        key = url.render_as_string(hide_password=False)
+        claim = self._claims.get(key)
+        if claim is None:
+            if not self._exit_registered:
+                on_exit(self.drop_created)
+                self._exit_registered = True
+            claim = self._claims[key] = _Claim(url, owner)
+            if not self.kept():
+                claim.drop_stale_copies()
+        return claim
 
     def kept(self) -> bool:
         """Tell whether the test databases outlive the run."""
@@ -252,27 +304,160 @@ class TestDatabases:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
         self.created_files.clear()
+        for claim in self._claims.values():
+            claim.release()
+        self._claims.clear()
 
 
-@contextlib.contextmanager
-def _server(url: sa.URL, owner: str) -> t.Iterator[sa.Connection]:
+class _Claim:
+    """Hold the lowest free number for a test database while this process lives.
+
+    Test processes running at the same time (``unittest-parallel``, ``stestr``,
+    ``pytest -n``, two terminals) each get a number, and so a database of their
+    own. The claim is a lock the database server (or, for SQLite, the file system)
+    releases when the process ends, however it ends.
+    """
+
+    #: More processes than this at once is taken for a leak, not parallelism.
+    LIMIT = 64
+
+    def __init__(self, url: sa.URL, owner: str) -> None:
+        self.url = url
+        self.sqlite = url.get_backend_name() == "sqlite"
+        self._connection = None if self.sqlite else _server(url, owner)
+        self._files: dict[int, t.IO[str]] = {}
+        self.number = next((n for n in range(1, self.LIMIT + 1) if self._lock(n)), 0)
+        if not self.number:
+            self.release()
+            raise RuntimeError(
+                f"{self.LIMIT} test processes already use {url.database!r}."
+            )
+
+    def _key(self, number: int) -> str:
+        name = f"{self.url.database}:{number}"
+        return "flask_dbcase:" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+    def _lock(self, number: int) -> bool:
+        if self._connection is None:
+            return self._lock_file(number)
+        if self.url.get_backend_name() == "postgresql":
+            sql = "SELECT pg_try_advisory_lock(hashtext(%(key)s))"
+        else:
+            sql = "SELECT GET_LOCK(%(key)s, 0)"
+        found = self._connection.exec_driver_sql(sql, {"key": self._key(number)})
+        return found.scalar() in (True, 1)
+
+    def _lock_file(self, number: int) -> bool:
+        import fcntl
+
+        # In the temporary directory, not beside the database; never removed, or
+        # two processes could hold the same number.
+        path = os.path.join(tempfile.gettempdir(), f"{self._key(number)[13:]}.lock")
+        lock = open(path, "w")  # noqa: SIM115 kept open while the lock is held
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return False
+        self._files[number] = lock
+        return True
+
+    def _unlock(self, number: int) -> None:
+        if self._connection is None:
+            self._files.pop(number).close()
+            return
+        if self.url.get_backend_name() == "postgresql":
+            sql = "SELECT pg_advisory_unlock(hashtext(%(key)s))"
+        else:
+            sql = "SELECT RELEASE_LOCK(%(key)s)"
+        self._connection.exec_driver_sql(sql, {"key": self._key(number)})
+
+    def drop_stale_copies(self) -> None:
+        """Drop numbered copies that no process holds, left by a killed run."""
+        for number, name in self._copies():
+            if number == self.number or not self._lock(number):
+                continue
+            try:
+                if self._connection is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(name)
+                else:
+                    quoted = _quoted(self._connection, self.url.set(database=name))
+                    self._connection.exec_driver_sql(
+                        f"DROP DATABASE IF EXISTS {quoted}"
+                    )
+            finally:
+                self._unlock(number)
+
+    def _copies(self) -> list[tuple[int, str]]:
+        base = self.url.database or ""
+        if self._connection is None:
+            if not _in_temp_dir(base):  # a file of the user's, perhaps
+                return []
+            stem, ext = os.path.splitext(base)
+            pattern = re.compile(re.escape(stem) + r"_(\d+)" + re.escape(ext) + "$")
+            folder = os.path.dirname(base) or "."
+            names = [os.path.join(folder, n) for n in os.listdir(folder)]
+        else:
+            pattern = re.compile(re.escape(base) + r"_(\d+)$")
+            names = _marked_databases(self._connection)
+        matches = [(pattern.match(name), name) for name in names]
+        found = [(int(m.group(1)), name) for m, name in matches if m]
+        return [(number, name) for number, name in found if number <= self.LIMIT]
+
+    def release(self) -> None:
+        for lock in self._files.values():
+            lock.close()
+        self._files.clear()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _server(url: sa.URL, owner: str) -> sa.Connection:
     """Connect to the server of ``url`` outside any database of the tests."""
     maintenance = "postgres" if url.get_backend_name() == "postgresql" else ""
     server = url.set(database=maintenance)
     engine = sa.create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
-        try:
-            connection = engine.connect()
-        except sa.exc.DBAPIError as error:
-            raise RuntimeError(
-                f"{owner} cannot connect to {describe_url(server)} to create the test"
-                f" database {url.database!r}: {_reason(error)}. Check that the server"
-                " is running and that the URL's host, port and user are right."
-            ) from error
-        with connection:
-            yield connection
-    finally:
-        engine.dispose()
+        return engine.connect()
+    except sa.exc.DBAPIError as error:
+        raise RuntimeError(
+            f"{owner} cannot connect to {describe_url(server)} to create the test"
+            f" database {url.database!r}: {_reason(error)}. Check that the server"
+            " is running and that the URL's host, port and user are right."
+        ) from error
+
+
+#: The comment on the databases flask_dbcase creates; only those are ever swept.
+MARK = "created by flask_dbcase"
+
+
+def _create_marked(connection: sa.Connection, url: sa.URL) -> None:
+    name = _quoted(connection, url)
+    if url.get_backend_name() == "postgresql":
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        connection.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{MARK}'")
+    elif getattr(connection.dialect, "is_mariadb", False):
+        connection.exec_driver_sql(f"CREATE DATABASE {name} COMMENT '{MARK}'")
+    else:  # MySQL keeps no comment on a database: its copies are not swept
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+
+
+def _marked_databases(connection: sa.Connection) -> list[str]:
+    if connection.dialect.name == "postgresql":
+        sql = (
+            "SELECT datname FROM pg_database"
+            " WHERE shobj_description(oid, 'pg_database') = %(mark)s"
+        )
+    elif getattr(connection.dialect, "is_mariadb", False):
+        sql = (
+            "SELECT schema_name FROM information_schema.schemata"
+            " WHERE schema_comment = %(mark)s"
+        )
+    else:
+        return []
+    return list(connection.exec_driver_sql(sql, {"mark": MARK}).scalars())
 
 
 def _exists(connection: sa.Connection, url: sa.URL) -> bool:

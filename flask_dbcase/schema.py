@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import typing as t
 
@@ -12,6 +11,7 @@ from sqlalchemy.schema import CreateTable
 
 from .database import databases
 from .database import is_memory_sqlite
+from .database import on_exit
 from .database import same_database_key
 
 if t.TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Schemas:
 
     def __init__(self) -> None:
         self.built: dict[tuple[t.Hashable, int], _Built] = {}
-        atexit.register(self.drop_built)
+        self._exit_registered = False
 
     def prepare(
         self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
@@ -74,6 +74,10 @@ class Schemas:
             if place in self.built:
                 empty_tables(metadata, engine)
                 continue
+            if not self._exit_registered:
+                # Registered after the databases' cleanup, so it runs before it.
+                on_exit(self.drop_built)
+                self._exit_registered = True
             self._forget_clashes(place[0], metadata)
             if not (keep and self._reuse(metadata, engine)):
                 metadata.drop_all(engine)

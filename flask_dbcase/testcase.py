@@ -71,11 +71,24 @@ class DatabaseTestCase(unittest.TestCase):
 
     def __init__(self, methodName: str = "runTest") -> None:
         super().__init__(methodName)
-        method = getattr(self, methodName, None)
+        self._dbcase_guard_test()
+
+    def _dbcase_guard_test(self) -> None:
+        # Checked when the test runs, so that a setUp that forgot super() fails
+        # loudly instead of running the test without isolation.
+        method = getattr(self, self._testMethodName, None)
         if method is not None:
-            # Checked when the test runs, so that a setUp that forgot super() fails
-            # loudly instead of running the test without isolation.
-            setattr(self, methodName, _require_setup(self, method))
+            setattr(self, self._testMethodName, _require_setup(self, method))
+
+    def __getstate__(self) -> dict[str, t.Any]:
+        # Parallel runners pickle tests; the guard is made again on the other side.
+        state = self.__dict__.copy()
+        state.pop(self._testMethodName, None)
+        return state
+
+    def __setstate__(self, state: dict[str, t.Any]) -> None:
+        self.__dict__.update(state)
+        self._dbcase_guard_test()
 
     @classmethod
     def setUpClass(cls) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import typing as t
 import unittest
 from unittest import mock
@@ -73,20 +74,20 @@ class DerivationTests(unittest.TestCase):
         self.assertTrue(is_test_database(sa.make_url(url), {"ci_db"}))
         self.assertFalse(is_test_database(sa.make_url(url), {"other"}))
 
-    @mock.patch.dict(os.environ, {"PYTEST_XDIST_WORKER": "gw1"})
-    def test_each_xdist_worker_gets_its_own(self) -> None:
+    def test_numbered_copies(self) -> None:
+        from flask_dbcase.database import numbered_url
+
+        def number(url: str, n: int) -> str:
+            return numbered_url(sa.make_url(url), n).render_as_string(False)
+
         self.assertEqual(
-            self.derive("postgresql://u@h/shop"), "postgresql://u@h/test_shop_gw1"
+            number("postgresql://u@h/test_shop", 1), "postgresql://u@h/test_shop"
         )
         self.assertEqual(
-            self.derive("postgresql://u@h/test"), "postgresql://u@h/test_gw1"
+            number("postgresql://u@h/test_shop", 2), "postgresql://u@h/test_shop_2"
         )
-        self.assertEqual(
-            self.derive("sqlite:////srv/test.db"), "sqlite:////srv/test_gw1.db"
-        )
-        self.assertEqual(self.derive("sqlite://"), "sqlite://")
-        derived = self.derive("sqlite:////srv/app/shop.db")
-        self.assertRegex(derived, r"/test_shop-[0-9a-f]{8}_gw1\.db$")
+        self.assertEqual(number("sqlite:////t/test.db", 3), "sqlite:////t/test_3.db")
+        self.assertEqual(number("sqlite://", 3), "sqlite://")
 
     def test_allowed_from_the_environment(self) -> None:
         from flask_dbcase.database import allowed_databases
@@ -245,6 +246,7 @@ SHOP_MODULE = textwrap.dedent(
     """
     import json
     import os
+    import time
     import unittest
 
     import sqlalchemy as sa
@@ -285,6 +287,8 @@ SHOP_MODULE = textwrap.dedent(
 
         def test_write(self):
             used.add(db.engine.url.database)
+            # Long enough for a second process to start while this one runs.
+            time.sleep(float(os.environ.get("SHOP_HOLD", "0")))
             db.session.add(Author(name="from a test"))
             db.session.commit()
             self.assertEqual(db.session.query(Author).count(), 1)
@@ -384,21 +388,25 @@ class ShopTests(_Mixin):
         admin.dispose()
 
     def run_shop(self, **env: str) -> dict[str, t.Any]:
+        return self.finish(self.start(**env))
+
+    def start(self, **env: str) -> subprocess.Popen[str]:
         environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=self.shop_url())
         environ.pop("FLASK_DBCASE_KEEPDB", None)
         environ.update(env)
-        done = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "shop_tests.py"],
             cwd=self.folder,
             env=environ,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
-        output = done.stdout + done.stderr
-        line = next(
-            (x for x in done.stdout.splitlines() if x.startswith("RESULT ")), ""
-        )
+
+    def finish(self, process: subprocess.Popen[str]) -> dict[str, t.Any]:
+        stdout, stderr = process.communicate(timeout=120)
+        output = stdout + stderr
+        line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), "")
         self.assertTrue(line, output)
         result: dict[str, t.Any] = json.loads(line[len("RESULT ") :])
         self.assertTrue(result["ok"], output)
@@ -413,6 +421,31 @@ class ShopTests(_Mixin):
         result = self.run_shop()
         self.assertEqual(result["used"], [f"test_{self.name}"])
         self.assertFalse(self.database_exists(f"test_{self.name}"))
+
+    def test_concurrent_processes_get_their_own_database(self) -> None:
+        first = self.start(SHOP_HOLD="1.5")
+        time.sleep(0.7)
+        second = self.start(SHOP_HOLD="0.5")
+        used = self.finish(first)["used"] + self.finish(second)["used"]
+        self.assertEqual(sorted(used), [f"test_{self.name}", f"test_{self.name}_2"])
+        for name in used:
+            self.assertFalse(self.database_exists(name))
+
+    def test_copies_left_by_a_killed_run_are_dropped(self) -> None:
+        from flask_dbcase.database import _create_marked
+
+        stale, foreign = f"test_{self.name}_2", f"test_{self.name}_3"
+        self.addCleanup(self.drop_databases, stale, foreign)
+        admin = sa.create_engine(
+            self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            _create_marked(connection, sa.make_url(self.engine.url).set(database=stale))
+            connection.exec_driver_sql(f"CREATE DATABASE {foreign}")
+        admin.dispose()
+        self.run_shop()
+        self.assertFalse(self.database_exists(stale))
+        self.assertTrue(self.database_exists(foreign))  # not made by flask_dbcase
 
     def test_keepdb_reuses_the_database_while_the_models_stay(self) -> None:
         first = self.run_shop(FLASK_DBCASE_KEEPDB="1")
@@ -463,22 +496,28 @@ class SqliteShopTests(unittest.TestCase):
         self.sentinel_engine = engine
 
     def run_shop(self, **env: str) -> dict[str, t.Any]:
+        return self.finish(self.start(**env))
+
+    def start(self, **env: str) -> subprocess.Popen[str]:
         environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=f"sqlite:///{self.path}")
         environ.pop("FLASK_DBCASE_KEEPDB", None)
         # The run's temporary directory is not the folder of the configured file.
         environ.update(env, TMPDIR=os.path.join(self.folder, "tmp"))
-        done = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "shop_tests.py"],
             cwd=self.folder,
             env=environ,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
-        lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
-        self.assertEqual(len(lines), 1, done.stdout + done.stderr)
+
+    def finish(self, process: subprocess.Popen[str]) -> dict[str, t.Any]:
+        stdout, stderr = process.communicate(timeout=120)
+        lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+        self.assertEqual(len(lines), 1, stdout + stderr)
         result: dict[str, t.Any] = json.loads(lines[0][len("RESULT ") :])
-        self.assertTrue(result["ok"], done.stderr)
+        self.assertTrue(result["ok"], stderr)
         with self.sentinel_engine.connect() as connection:
             rows = connection.exec_driver_sql("SELECT * FROM author").all()
         self.assertEqual([tuple(r) for r in rows], [(1, "sentinel")])
@@ -490,6 +529,15 @@ class SqliteShopTests(unittest.TestCase):
         self.assertEqual(os.path.dirname(used), os.path.join(self.folder, "tmp"))
         self.assertRegex(os.path.basename(used), r"^test_shop-[0-9a-f]{8}\.db$")
         self.assertFalse(os.path.exists(used))  # removed at exit
+
+    def test_concurrent_processes_get_their_own_file(self) -> None:
+        first = self.start(SHOP_HOLD="1.5")
+        time.sleep(0.7)
+        second = self.start(SHOP_HOLD="0.5")
+        used = self.finish(first)["used"] + self.finish(second)["used"]
+        names = sorted(os.path.basename(path) for path in used)
+        self.assertRegex(names[0], r"^test_shop-[0-9a-f]{8}\.db$")
+        self.assertEqual(names[1], names[0].replace(".db", "_2.db"))
 
     def test_keepdb(self) -> None:
         first = self.run_shop(FLASK_DBCASE_KEEPDB="1")

@@ -302,6 +302,21 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(len(result.skipped), 1)
 
+    def test_pickled_test_keeps_its_guard(self) -> None:
+        import pickle
+
+        from .support import WatchingResult
+
+        case = pickle.loads(pickle.dumps(PicklableTests("test_a")))
+        result = WatchingResult(None)
+        unittest.TestSuite([case]).run(result)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(result.testsRun, 1)
+        unguarded = pickle.loads(pickle.dumps(PicklableTests("test_a")))
+        with self.assertRaises(RuntimeError) as caught:
+            unguarded.test_a()  # no setUp ran
+        self.assertIn("did not call 'super().setUp()'", str(caught.exception))
+
     def test_debug_runs_with_isolation(self) -> None:
         class DebugTests(TransactionalTestCase):
             create_app = staticmethod(memory_app)
@@ -315,6 +330,16 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
         finally:
             DebugTests.doClassCleanups()
         self.assertFalse(hasattr(DebugTests, "app"))
+
+
+class PicklableTests(TransactionalTestCase):
+    """At module level, as pickle needs; run only by SuperCallTests."""
+
+    __test__ = False  # for pytest
+    create_app = staticmethod(memory_app)
+
+    def test_a(self) -> None:
+        self.assertEqual(db.session.query(Author).count(), 0)
 
 
 class ContextTests(unittest.TestCase):
@@ -460,8 +485,11 @@ class ServerTests(unittest.TestCase):
                 with db.engine.connect() as connection:
                     connection.exec_driver_sql("SELECT 1")
 
+        # The first class may claim the test database for this process, with a
+        # connection that lives as long as the process.
+        self.assertTrue(run_case(Case).wasSuccessful())
         before = self.connections(engine)
-        for case in (Case, type("Again", (Case,), {})):
+        for case in (type("Again", (Case,), {}), type("More", (Case,), {})):
             self.assertTrue(run_case(case).wasSuccessful())
         self.assertEqual(self.connections(engine), before)
 
