@@ -15,6 +15,7 @@ from .database import on_exit
 from .database import same_database_key
 
 if t.TYPE_CHECKING:
+    from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
 
 #: Where a kept database records which schema its tables were built from.
@@ -43,15 +44,50 @@ def _tables_key(metadata: sa.MetaData) -> str:
 
 class _Built(t.NamedTuple):
     engine: sa.Engine
-    metadata: sa.MetaData
+    #: The tables to drop at exit; ``None`` for all the database's tables.
+    metadata: sa.MetaData | None
 
 
 class Schemas:
     """The tables this process built, so that each is built once and dropped once."""
 
     def __init__(self) -> None:
-        self.built: dict[tuple[t.Hashable, int], _Built] = {}
+        self.built: dict[tuple[t.Hashable, t.Hashable], _Built] = {}
         self._exit_registered = False
+
+    def prepare_migrated(
+        self,
+        app: Flask,
+        db: SQLAlchemy,
+        engines: dict[str | None, sa.Engine],
+        keep: bool,
+        path: str,
+    ) -> None:
+        """Make sure every bind has the tables the migrations in ``path`` build.
+
+        The first class to meet a database in the process drops all its tables and
+        runs the migrations up to the head; later classes only empty the models'
+        tables. With ``keep``, the migrations are run on what a previous run left,
+        so only new ones apply.
+        """
+        from . import migrations
+
+        places = {
+            (same_database_key(engine), f"migrations:{path}"): engine
+            for engine in engines.values()
+            if not is_memory_sqlite(engine.url)
+        }
+        memory = len(places) < len(engines)
+        if memory or not all(place in self.built for place in places):
+            self._register_exit()
+            for place, engine in places.items():
+                self._forget_clashes(place[0], None)
+                if not keep:
+                    _drop_everything(engine)
+            migrations.upgrade(app, path)
+            for place, engine in places.items():
+                self.built[place] = _Built(engine, None)
+        empty_all(db, engines)
 
     def prepare(
         self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
@@ -74,10 +110,7 @@ class Schemas:
             if place in self.built:
                 empty_tables(metadata, engine)
                 continue
-            if not self._exit_registered:
-                # Registered after the databases' cleanup, so it runs before it.
-                on_exit(self.drop_built)
-                self._exit_registered = True
+            self._register_exit()
             self._forget_clashes(place[0], metadata)
             if not (keep and self._reuse(metadata, engine)):
                 metadata.drop_all(engine)
@@ -86,12 +119,25 @@ class Schemas:
                     self._record(metadata, engine)
             self.built[place] = _Built(engine, metadata)
 
-    def _forget_clashes(self, database: t.Hashable, metadata: sa.MetaData) -> None:
-        # Another metadata with tables of the same names: building ours drops
-        # theirs, which must then be built again when next needed.
+    def _register_exit(self) -> None:
+        if not self._exit_registered:
+            # Registered after the databases' cleanup, so it runs before it.
+            on_exit(self.drop_built)
+            self._exit_registered = True
+
+    def _forget_clashes(
+        self, database: t.Hashable, metadata: sa.MetaData | None
+    ) -> None:
+        # Tables of the same names built from elsewhere: building ours drops
+        # theirs, which must then be built again when next needed. ``None`` stands
+        # for every table of the database.
         for place, built in list(self.built.items()):
-            if place[0] == database and set(built.metadata.tables) & set(
-                metadata.tables
+            if place[0] != database:
+                continue
+            if (
+                metadata is None
+                or built.metadata is None
+                or (set(built.metadata.tables) & set(metadata.tables))
             ):
                 del self.built[place]
 
@@ -128,9 +174,19 @@ class Schemas:
         if databases.kept():
             return
         for built in reversed(list(self.built.values())):
-            built.metadata.drop_all(built.engine)
+            if built.metadata is None:
+                _drop_everything(built.engine)
+            else:
+                built.metadata.drop_all(built.engine)
             built.engine.dispose()
         self.built.clear()
+
+
+def _drop_everything(engine: sa.Engine) -> None:
+    """Drop every table of a test database, whatever built it."""
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
 
 
 def empty_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from . import database
+from . import migrations as alembic_migrations
 from .client import isolated_client_class
 from .schema import empty_all
 from .schema import schemas
@@ -65,6 +66,17 @@ class DatabaseTestCase(unittest.TestCase):
     #: the next run when the models have not changed. Setting the environment
     #: variable ``FLASK_DBCASE_KEEPDB=1`` does the same for every class.
     keepdb: t.ClassVar[bool] = False
+
+    #: Build the schema with the app's Alembic migrations instead of the models:
+    #: ``True`` for Flask-Migrate's directory, or the path of a migrations folder
+    #: in Flask-Migrate's layout. Defaults to the app's ``DBCASE_MIGRATIONS``
+    #: setting, else ``None``: the models' ``create_all()``.
+    migrations: t.ClassVar[str | bool | None] = None
+
+    #: With :attr:`migrations`, fail the class when the migrated schema differs
+    #: from the models, listing the differences as Alembic's autogenerate sees
+    #: them.
+    check_migrations: t.ClassVar[bool] = False
 
     _dbcase: t.ClassVar[_ClassState]
     _dbcase_ready = False
@@ -120,7 +132,7 @@ class DatabaseTestCase(unittest.TestCase):
                 database.databases.use(engine, owner, allowed)
                 database.check_test_database(engine.url, owner, allowed)
                 database.check_connection(engine, owner)
-            schemas.prepare(db, state.engines, database.databases.kept())
+            _build_schema(cls, app, db, state.engines)
             cls._begin_class_isolation()
 
     @classmethod
@@ -323,6 +335,33 @@ def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
             f" '{name}.db'."
         )
     return found
+
+
+def _build_schema(
+    cls: type[DatabaseTestCase],
+    app: Flask,
+    db: SQLAlchemy,
+    engines: dict[str | None, sa.Engine],
+) -> None:
+    keep = database.databases.kept()
+    setting = cls.migrations
+    if setting is None:
+        setting = app.config.get("DBCASE_MIGRATIONS")
+    if not setting:
+        schemas.prepare(db, engines, keep)
+        return
+    owner = repr(_name(cls))
+    path = alembic_migrations.directory(app, setting, owner)
+    schemas.prepare_migrated(app, db, engines, keep, path)
+    if cls.check_migrations:
+        found = alembic_migrations.differences(db, engines)
+        if found:
+            listed = "".join(f"\n  - {line}" for line in found)
+            raise AssertionError(
+                f"{owner}: the schema the migrations in {path!r} build differs from"
+                f" the models:{listed}\nAdd a migration ('flask db migrate'), or"
+                " change the models to match."
+            )
 
 
 def _dispose(engines: dict[str | None, sa.Engine]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import typing as t
 
@@ -9,9 +10,12 @@ import sqlalchemy as sa
 from flask import abort
 from flask import Flask
 from flask import request
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 db = SQLAlchemy()
+migrate = Migrate()
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
 class Author(db.Model):  # type: ignore[name-defined,misc]
@@ -91,6 +95,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bookshop.db"
     app.config.update(config or {})
     db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
 
     @app.get("/api/books")
     def list_books() -> list[dict[str, t.Any]]:

@@ -1,0 +1,182 @@
+"""The schema built from Alembic migrations in Flask-Migrate's layout."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_dbcase import TransactionalTestCase
+
+from .support import ENGINES
+from .support import run_case
+
+try:
+    import flask_migrate
+except ImportError:  # pragma: no cover - the suite installs it
+    flask_migrate = None  # type: ignore[assignment]
+
+ENGINES_ON_DISK = [e for e in ENGINES if not e.memory and e.url]
+
+
+def make_db(extra: bool) -> tuple[SQLAlchemy, type]:
+    """Models with or without a column the migrations do not know."""
+    db = SQLAlchemy()
+
+    class Item(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "dbcase_item"
+        id = db.Column(db.Integer, primary_key=True)
+        name = db.Column(db.String(40), nullable=False)
+        if extra:
+            note = db.Column(db.String(40))
+
+    return db, Item
+
+
+def make_app(db: SQLAlchemy, url: str, directory: str | None) -> Flask:
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    db.init_app(app)
+    if directory is not None:
+        flask_migrate.Migrate(app, db, directory=directory)
+    return app
+
+
+@unittest.skipIf(flask_migrate is None, "Flask-Migrate is not installed")
+class MigrationTests(unittest.TestCase):
+    directory: t.ClassVar[str]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        folder = tempfile.mkdtemp(prefix="dbcase-migrations-")
+        cls.directory = os.path.join(folder, "migrations")
+        db, _ = make_db(extra=False)
+        app = make_app(db, f"sqlite:///{folder}/generate.db", cls.directory)
+        quiet = io.StringIO()
+        env = os.path.join(cls.directory, "env.py")
+        with app.app_context(), contextlib.redirect_stdout(quiet):
+            with contextlib.redirect_stderr(quiet):
+                flask_migrate.init(directory=cls.directory)
+                with open(env) as f:
+                    text = f.read()
+                # As a project would: Flask-SQLAlchemy 3.1 deprecates get_engine().
+                with open(env, "w") as f:
+                    f.write(text.replace(".db.get_engine()", ".db.engine"))
+                flask_migrate.migrate(directory=cls.directory, message="items")
+            db.engine.dispose()
+
+    def case(self, url: str, extra: bool, **members: t.Any) -> type:
+        db, item = make_db(extra)
+        directory = self.directory
+
+        class MigratedTests(TransactionalTestCase):
+            migrations = directory
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(db, url, directory)
+
+            def test_1_write(self) -> None:
+                db.session.add(item(name="a"))
+                db.session.commit()
+                self.assertEqual(db.session.query(item).count(), 1)
+                version = "SELECT COUNT(*) FROM alembic_version"
+                self.assertEqual(db.session.scalar(sa.text(version)), 1)
+
+            def test_2_rolled_back(self) -> None:
+                self.assertEqual(db.session.query(item).count(), 0)
+
+        for name, value in members.items():
+            setattr(MigratedTests, name, value)
+        return MigratedTests
+
+    def test_schema_from_migrations(self) -> None:
+        for engine in ENGINES_ON_DISK:
+            with self.subTest(engine=engine.name):
+                case = self.case(engine.url, extra=False, check_migrations=True)
+                with contextlib.redirect_stderr(io.StringIO()):
+                    result = run_case(case)
+                self.assertTrue(result.wasSuccessful(), result.problems())
+                self.assertEqual(result.testsRun, 2)
+
+    def test_drift_is_reported(self) -> None:
+        for engine in ENGINES_ON_DISK:
+            with self.subTest(engine=engine.name):
+                case = self.case(engine.url, extra=True, check_migrations=True)
+                with contextlib.redirect_stderr(io.StringIO()):
+                    result = run_case(case)
+                self.assertEqual(len(result.errors), 1, result.problems())
+                error = result.errors[0][1]
+                self.assertIn(
+                    "'MigratedTests': the schema the migrations in"
+                    f" {self.directory!r} build differs from the models:\n"
+                    "  - add_column dbcase_item note\n"
+                    "Add a migration ('flask db migrate'), or change the models to"
+                    " match.",
+                    error,
+                )
+
+    def test_drift_is_not_checked_unless_asked(self) -> None:
+        engine = ENGINES_ON_DISK[0]
+
+        def count(case: t.Any) -> None:  # the models' extra column is missing
+            rows = "SELECT COUNT(*) FROM dbcase_item"
+            case.assertEqual(case.db.session.scalar(sa.text(rows)), 0)
+
+        case = self.case(
+            engine.url, extra=True, test_1_write=count, test_2_rolled_back=count
+        )
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = run_case(case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_app_without_flask_migrate(self) -> None:
+        db, _ = make_db(extra=False)
+
+        class NoMigrateTests(TransactionalTestCase):
+            migrations = True
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(db, "sqlite://", None)
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(NoMigrateTests)
+        self.assertEqual(len(result.errors), 1)
+        self.assertIn(
+            "'NoMigrateTests' builds its schema from migrations, but the app has no"
+            " Flask-Migrate. Call 'Migrate(app, db)' in the app factory.",
+            result.errors[0][1],
+        )
+
+    def test_missing_directory(self) -> None:
+        db, _ = make_db(extra=False)
+
+        class NowhereTests(TransactionalTestCase):
+            migrations = "no-such-migrations"
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(db, "sqlite://", "no-such-migrations")
+
+            def test_a(self) -> None:
+                pass
+
+        result = run_case(NowhereTests)
+        self.assertEqual(len(result.errors), 1)
+        error = result.errors[0][1]
+        self.assertIn(
+            "'NowhereTests' builds its schema from migrations, but found no"
+            " 'alembic.ini' in",
+            error,
+        )
+        self.assertIn("no-such-migrations", error)
