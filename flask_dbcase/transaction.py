@@ -43,8 +43,6 @@ class _Savepoints:
         self.base: str | None = None
         #: A statement ran since ``base`` was set.
         self.dirty = False
-        #: A statement ran since the test savepoint was set.
-        self.touched = False
         #: Set while the test's own context is torn down: the whole test is about
         #: to be rolled back, so the rollbacks done on the way are skipped.
         self.closing = False
@@ -64,13 +62,14 @@ class _Savepoints:
     def end_test(self) -> None:
         """Undo everything done since :meth:`begin_tests`."""
         self.closing = False
-        if self.touched:
+        # Nothing ran since the state the test started from: nothing to undo.
+        if self.dirty or self.base != TEST_SAVEPOINT:
             self.run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
         self.reset()
 
     def reset(self) -> None:
         self.base = TEST_SAVEPOINT
-        self.dirty = self.touched = False
+        self.dirty = False
 
 
 class SharedConnection:
@@ -93,7 +92,7 @@ class SharedConnection:
         if state.base is None and not self._autocommit:
             state.run(f"SAVEPOINT {APP_SAVEPOINT}")
             state.base = APP_SAVEPOINT
-        state.dirty = state.touched = True
+        state.dirty = True
         return self._dbapi.cursor(*args, **kwargs)
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:

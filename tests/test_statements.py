@@ -1,0 +1,122 @@
+"""What the library sends to the database per test, counted on the connection.
+
+SQLite's trace callback sees every statement the connection runs, the library's
+own included, so these counts are exact and deterministic.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_dbcase import ClientTestCase
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import db
+from .support import ENGINES
+from .support import make_app
+from .support import run_case
+
+MEMORY = ENGINES[0]
+
+
+def traced(case: type[TransactionalTestCase]) -> dict[str, list[str]]:
+    """Run ``case``; return the statements each of its tests caused, in order."""
+    seen: list[str] = []
+
+    def set_up_test_data(cls: t.Any) -> None:
+        raw = db.session.connection().connection.dbapi_connection
+        raw.set_trace_callback(seen.append)
+
+    def set_up(self: t.Any) -> None:
+        super(case, self).setUp()
+        seen.append(f"-- {self._testMethodName}")
+
+    case.setUpTestData = classmethod(set_up_test_data)  # type: ignore[assignment]
+    case.setUp = set_up  # type: ignore[method-assign]
+    result = run_case(case)
+    assert result.wasSuccessful(), result.problems()
+    by_test: dict[str, list[str]] = {}
+    current: list[str] = []
+    for statement in seen:
+        if statement.startswith("-- "):
+            current = by_test.setdefault(statement[3:], [])
+        else:
+            current.append(" ".join(statement.split()))
+    # The class's own statements (committing setUpTestData, the test savepoint)
+    # come before the first marker.
+    return by_test
+
+
+def library(statements: list[str]) -> list[str]:
+    words = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+    return [s for s in statements if s.upper().startswith(words)]
+
+
+class StatementCountTests(unittest.TestCase):
+    def test_transactional(self) -> None:
+        class Case(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(MEMORY)
+
+            def test_1_empty(self) -> None:
+                pass
+
+            def test_2_reads(self) -> None:
+                db.session.scalar(sa.select(sa.func.count(Author.id)))
+
+            def test_3_commits_twice(self) -> None:
+                db.session.add(Author(name="a"))
+                db.session.commit()
+                db.session.add(Author(name="b"))
+                db.session.commit()
+
+            def test_4_rolls_back(self) -> None:
+                db.session.add(Author(name="a"))
+                db.session.flush()
+                db.session.rollback()
+
+            def test_9_last(self) -> None:
+                pass
+
+        found = {name: library(s) for name, s in traced(Case).items()}
+        self.assertEqual(found["test_1_empty"], [])
+        self.assertEqual(found["test_2_reads"], ["ROLLBACK TO SAVEPOINT dbcase_test"])
+        self.assertEqual(
+            found["test_3_commits_twice"],
+            [
+                # The first transaction starts at the test's savepoint; once it
+                # committed, the next needs a savepoint of its own.
+                "SAVEPOINT dbcase_app",
+                "RELEASE SAVEPOINT dbcase_app",
+                "ROLLBACK TO SAVEPOINT dbcase_test",
+            ],
+        )
+        # The app's rollback went back to the test's savepoint: nothing left to do.
+        self.assertEqual(
+            found["test_4_rolls_back"], ["ROLLBACK TO SAVEPOINT dbcase_test"]
+        )
+        # The class ends with one rollback of its transaction.
+        self.assertEqual(found["test_9_last"], ["ROLLBACK"])
+
+    def test_client_request(self) -> None:
+        class Case(ClientTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(MEMORY)
+
+            def test_request(self) -> None:
+                self.client.get("/authors")
+
+            def test_z_last(self) -> None:
+                pass
+
+        found = {name: library(s) for name, s in traced(Case).items()}
+        # The request's teardown rolls its transaction back; the test's end then
+        # has nothing left to undo.
+        self.assertEqual(found["test_request"], ["ROLLBACK TO SAVEPOINT dbcase_test"])
