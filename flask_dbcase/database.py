@@ -13,7 +13,6 @@ import atexit
 import contextlib
 import hashlib
 import multiprocessing
-import multiprocessing.util
 import os
 import re
 import signal
@@ -36,25 +35,38 @@ KEEPDB_ENV = "FLASK_DBCASE_KEEPDB"
 ALLOW_ENV = "FLASK_DBCASE_WIPE_DATABASES"
 
 
+#: Test classes set up and not yet torn down in this process.
+active_classes = 0
+
+_exit_callbacks: list[t.Callable[[], None]] = []
+
+
 def on_exit(callback: t.Callable[[], None]) -> None:
     """Run ``callback`` when the process ends, workers of a process pool included.
 
     A pool worker ends without running :mod:`atexit` handlers, and is often ended
     with ``SIGTERM`` (``Pool.terminate()``, as ``unittest-parallel`` does). In such a
-    worker, ``SIGTERM`` is turned into a normal exit, unless the program handles it
-    already, so that the cleanup runs.
+    worker, unless the program handles ``SIGTERM`` itself, the callbacks run on
+    ``SIGTERM`` before the process ends as it would have, provided no test class is
+    running: connections in use are never touched from a signal handler, and what
+    is left then is dropped by the next run (see :meth:`_Claim.drop_stale_copies`).
     """
     atexit.register(callback)
+    _exit_callbacks.append(callback)
     if multiprocessing.parent_process() is None:
         return
-    multiprocessing.util.Finalize(None, callback, exitpriority=100)
     main = threading.current_thread() is threading.main_thread()
     if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        signal.signal(signal.SIGTERM, _clean_up_and_terminate)
 
 
-def _exit_on_sigterm(signum: int, frame: t.Any) -> None:
-    raise SystemExit(128 + signum)
+def _clean_up_and_terminate(signum: int, frame: t.Any) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+    if not active_classes:
+        for callback in reversed(_exit_callbacks):
+            with contextlib.suppress(Exception):
+                callback()
+    os.kill(os.getpid(), signum)
 
 
 def describe_url(url: sa.URL) -> str:
@@ -290,8 +302,7 @@ class TestDatabases:
         for url in self.created.values():
             try:
                 with _server(url, "flask_dbcase") as connection:
-                    name = _quoted(connection, url)
-                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+                    _drop(connection, url)
             except (sa.exc.DBAPIError, RuntimeError) as error:
                 # At exit, nobody is left to raise to.
                 print(
@@ -466,6 +477,17 @@ def _exists(connection: sa.Connection, url: sa.URL) -> bool:
     else:
         sql = "SELECT 1 FROM information_schema.schemata WHERE schema_name = %(name)s"
     return connection.exec_driver_sql(sql, {"name": url.database}).first() is not None
+
+
+def _drop(connection: sa.Connection, url: sa.URL) -> None:
+    """Drop a test database this process created, or a stale copy nobody holds."""
+    sql = f"DROP DATABASE IF EXISTS {_quoted(connection, url)}"
+    info = connection.dialect.server_version_info or (0,)
+    if connection.dialect.name == "postgresql" and info >= (13,):
+        # A connection of the ending process may linger (one that SIGTERM cut
+        # short while it was being opened): it must not keep the database alive.
+        sql += " WITH (FORCE)"
+    connection.exec_driver_sql(sql)
 
 
 def _quoted(connection: sa.Connection, url: sa.URL) -> str:

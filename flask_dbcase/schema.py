@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import typing as t
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.schema import CreateTable
 
 from .database import databases
+from .database import describe_url
 from .database import is_memory_sqlite
 from .database import on_exit
 from .database import same_database_key
@@ -107,8 +109,7 @@ class Schemas:
                 metadata.create_all(engine)
                 continue
             place = (same_database_key(engine), id(metadata))
-            if place in self.built:
-                empty_tables(metadata, engine)
+            if place in self.built and _emptied(metadata, engine):
                 continue
             self._register_exit()
             self._forget_clashes(place[0], metadata)
@@ -174,10 +175,18 @@ class Schemas:
         if databases.kept():
             return
         for built in reversed(list(self.built.values())):
-            if built.metadata is None:
-                _drop_everything(built.engine)
-            else:
-                built.metadata.drop_all(built.engine)
+            try:
+                if built.metadata is None:
+                    _drop_everything(built.engine)
+                else:
+                    built.metadata.drop_all(built.engine)
+            except sa.exc.DBAPIError as error:
+                # At exit, nobody is left to raise to; the database may be gone.
+                print(
+                    f"flask_dbcase: could not drop the test tables in"
+                    f" {describe_url(built.engine.url)}: {error.orig}",
+                    file=sys.stderr,
+                )
             built.engine.dispose()
         self.built.clear()
 
@@ -187,6 +196,17 @@ def _drop_everything(engine: sa.Engine) -> None:
     metadata = sa.MetaData()
     metadata.reflect(engine)
     metadata.drop_all(engine)
+
+
+def _emptied(metadata: sa.MetaData, engine: sa.Engine) -> bool:
+    """Empty tables built earlier; ``False`` if something else dropped them."""
+    try:
+        empty_tables(metadata, engine)
+    except sa.exc.DBAPIError:
+        # Other code in the process (a hand-written drop_all(), say) dropped
+        # them: they are built again.
+        return False
+    return True
 
 
 def empty_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:

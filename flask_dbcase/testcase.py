@@ -121,6 +121,7 @@ class DatabaseTestCase(unittest.TestCase):
             state.own_db = True
         cls.app = app
         cls._dbcase = state
+        database.active_classes += 1
         cls.addClassCleanup(_forget_class, cls)
         with app.app_context():
             state.engines = dict(db.engines)
@@ -370,6 +371,7 @@ def _dispose(engines: dict[str | None, sa.Engine]) -> None:
 
 
 def _forget_class(cls: type[DatabaseTestCase]) -> None:
+    database.active_classes -= 1
     state = cls._dbcase
     del cls._dbcase
     del cls.app

@@ -575,3 +575,26 @@ class FailureTests(unittest.TestCase):
         self.assertEqual(set(left.values()) - {None}, {0}, f"rows left: {left}")
         next_result = run_case(NextTests, observer)
         self.assertTrue(next_result.wasSuccessful(), next_result.problems())
+
+
+class ForeignDropTests(unittest.TestCase):
+    def test_tables_dropped_by_other_code_are_built_again(self) -> None:
+        engine = next(e for e in ENGINES if e.name == "sqlite_file")
+
+        class Case(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_a(self) -> None:
+                self.assertEqual(db.session.query(Author).count(), 0)
+
+        self.assertTrue(run_case(Case).wasSuccessful())
+        # A hand-written test in the same process cleans up after itself.
+        app = make_app(engine)
+        with app.app_context():
+            db.drop_all()
+            for bind in db.engines.values():
+                bind.dispose()
+        result = run_case(type("Again", (Case,), {}))
+        self.assertTrue(result.wasSuccessful(), result.problems())

@@ -1,0 +1,502 @@
+"""Time flask_dbcase's test cases against the alternatives, on every engine.
+
+    python benchmarks/run.py [--tests N] [--rst FILE] [--soak N] [--parallel N]
+
+SQLite (memory and file) always; PostgreSQL and MySQL/MariaDB when
+DBCASE_POSTGRESQL_URL and DBCASE_MYSQL_URL are set (the database named in them is
+replaced by 'test_bench' and 'test_bench_audit', created and dropped here).
+
+Per-test times run from unittest's startTest to stopTest: setUp, the test and its
+cleanups, without the class's one-time setup. Compare ratios within one run: the
+machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import gc
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import sqlalchemy as sa  # noqa: E402
+from bench_app import create_app  # noqa: E402
+from bench_app import db  # noqa: E402
+from bench_app import typical_work  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+import flask_dbcase.transaction  # noqa: E402
+from flask_dbcase import ClientTestCase  # noqa: E402
+from flask_dbcase import DatabaseTestCase  # noqa: E402
+from flask_dbcase import TransactionalTestCase  # noqa: E402
+from flask_dbcase.client import isolated_client  # noqa: E402
+
+
+class Engine(t.NamedTuple):
+    name: str
+    url: str
+    audit_url: str
+
+
+def engines() -> list[Engine]:
+    folder = tempfile.mkdtemp(prefix="dbcase-bench-")
+    found = [
+        Engine("SQLite memory", "sqlite://", "sqlite://"),
+        Engine(
+            "SQLite file",
+            f"sqlite:///{folder}/test_bench.db",
+            f"sqlite:///{folder}/test_bench_audit.db",
+        ),
+    ]
+    for name, variable in (
+        ("PostgreSQL", "DBCASE_POSTGRESQL_URL"),
+        ("MariaDB", "DBCASE_MYSQL_URL"),
+    ):
+        url = os.environ.get(variable)
+        if url:
+            base = sa.make_url(url)
+            main = base.set(database="test_bench").render_as_string(False)
+            audit = base.set(database="test_bench_audit").render_as_string(False)
+            found.append(Engine(name, main, audit))
+        else:
+            print(f"({name} skipped: set {variable})")
+    return found
+
+
+class TimingResult(unittest.TestResult):
+    def __init__(self, counter: StatementCounter | None = None) -> None:
+        super().__init__()
+        self.times: list[float] = []
+        self.statements = 0
+        self._counter = counter
+        self._start = 0.0
+        self._count = 0
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        super().startTest(test)
+        self._count = self._counter.count if self._counter else 0
+        self._start = time.perf_counter()
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        self.times.append(time.perf_counter() - self._start)
+        if self._counter:
+            self.statements += self._counter.count - self._count
+        super().stopTest(test)
+
+
+def run(
+    case: type[unittest.TestCase], counter: StatementCounter | None = None
+) -> TimingResult:
+    result = TimingResult(counter)
+    unittest.TestLoader().loadTestsFromTestCase(case).run(result)
+    if not result.wasSuccessful():
+        raise SystemExit(f"{case.__name__} failed: {result.errors + result.failures}")
+    return result
+
+
+def per_test_ms(times: list[float]) -> float:
+    # The median: a test that met a garbage collection or a noisy neighbour
+    # should not move the figure.
+    return statistics.median(times) * 1000
+
+
+def tests(n: int, body: t.Callable[[t.Any], None]) -> dict[str, t.Any]:
+    return {f"test_{i:05d}": (lambda self: body(self)) for i in range(n)}
+
+
+def library_case(base: type, engine: Engine, n: int, typical: bool) -> type:
+    def body(self: t.Any) -> None:
+        if typical:
+            typical_work(getattr(self, "client", None) or isolated_client(self.app))
+
+    namespace = {
+        "create_app": classmethod(lambda cls: create_app(engine.url, engine.audit_url)),
+        **tests(n, body),
+    }
+    return type(base.__name__ + "Bench", (base,), namespace)
+
+
+def manual_case(engine: Engine, n: int, typical: bool) -> type:
+    """The hand-written pattern: an app, create_all and drop_all per test."""
+
+    class ManualTests(unittest.TestCase):
+        def setUp(self) -> None:
+            self.app = create_app(engine.url, engine.audit_url)
+            self.context = self.app.app_context()
+            self.context.push()
+            db.create_all()
+            self.client = self.app.test_client()
+
+        def tearDown(self) -> None:
+            db.session.remove()
+            db.drop_all()
+            for bind in db.engines.values():
+                bind.dispose()
+            self.context.pop()
+
+    def body(self: t.Any) -> None:
+        if typical:
+            typical_work(self.client)
+
+    for name, method in tests(n, body).items():
+        setattr(ManualTests, name, method)
+    return ManualTests
+
+
+def floor(engine: Engine, n: int, typical: bool) -> list[float]:
+    """SQLAlchemy Core savepoint and rollback, and an app context: no unittest."""
+    app = create_app(engine.url, engine.audit_url)
+    with app.app_context():
+        db.create_all()
+        engines = dict(db.engines)
+    connections = {key: e.connect() for key, e in engines.items()}
+    for connection in connections.values():
+        connection.begin()
+    times = []
+    client = app.test_client()
+    for _ in range(n):
+        start = time.perf_counter()
+        with app.app_context():
+            for connection in connections.values():
+                connection.exec_driver_sql("SAVEPOINT bench")
+            if typical:
+                # A session joined to the connections, as in SQLAlchemy's recipe
+                # for test suites.
+                session = sa.orm.Session(
+                    binds={
+                        m: connections[getattr(m, "__bind_key__", None)]
+                        for m in db.Model.__subclasses__()
+                    },
+                    join_transaction_mode="create_savepoint",
+                )
+                _floor_work(session)
+                session.close()
+            for connection in connections.values():
+                connection.exec_driver_sql("ROLLBACK TO SAVEPOINT bench")
+        times.append(time.perf_counter() - start)
+    for connection in connections.values():
+        connection.rollback()
+        connection.close()
+    with app.app_context():
+        db.drop_all()
+        for e in db.engines.values():
+            e.dispose()
+    del client
+    return times
+
+
+def _floor_work(session: sa.orm.Session) -> None:
+    from bench_app import AuditEntry
+    from bench_app import Author
+    from bench_app import Book
+
+    author = Author(name="Ursula")
+    session.add(author)
+    session.flush()
+    session.add_all([Book(title=f"Book {i}", author_id=author.id) for i in range(3)])
+    session.add(AuditEntry(message="added"))
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count(Book.id))) == 3
+    assert len(session.scalars(sa.select(Book.title)).all()) == 3
+
+
+class StatementCounter:
+    """Count the statements flask_dbcase itself sends, per test."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = flask_dbcase.transaction._Savepoints.run
+
+    def __enter__(self) -> StatementCounter:
+        counter = self
+
+        def run(state: t.Any, sql: str) -> None:
+            counter.count += 1
+            counter._original(state, sql)
+
+        flask_dbcase.transaction._Savepoints.run = run  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *args: t.Any) -> None:
+        flask_dbcase.transaction._Savepoints.run = self._original  # type: ignore[method-assign]
+
+
+def ensure_databases(engine: Engine) -> None:
+    for url in (engine.url, engine.audit_url):
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            continue
+        admin_db = "postgres" if parsed.get_backend_name() == "postgresql" else ""
+        admin = sa.create_engine(
+            parsed.set(database=admin_db),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(parsed.database)
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        admin.dispose()
+
+
+def drop_databases(engine: Engine) -> None:
+    for url in (engine.url, engine.audit_url):
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            continue
+        admin_db = "postgres" if parsed.get_backend_name() == "postgresql" else ""
+        admin = sa.create_engine(
+            parsed.set(database=admin_db),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(parsed.database)
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+        admin.dispose()
+
+
+ROWS = [
+    ("raw floor", None),
+    ("TransactionalTestCase", TransactionalTestCase),
+    ("ClientTestCase", ClientTestCase),
+    ("DatabaseTestCase", DatabaseTestCase),
+    ("create_all/drop_all", "manual"),
+]
+
+
+def measure(engine: Engine, n: int) -> dict[str, t.Any]:
+    ensure_databases(engine)
+    figures: dict[str, t.Any] = {}
+    for label, base in ROWS:
+        row = {}
+        for kind, typical in (("empty", False), ("typical", True)):
+            count = max(n // 5, 20) if base == "manual" else n
+            if base is None:
+                times = floor(engine, count, typical)
+            elif base == "manual":
+                times = run(manual_case(engine, count, typical)).times
+            else:
+                with StatementCounter() as counter:
+                    result = run(library_case(base, engine, count, typical), counter)
+                times = result.times
+                if base is not DatabaseTestCase:  # its DELETEs are not counted
+                    row[f"{kind} statements"] = result.statements / count
+            row[kind] = per_test_ms(times)
+        figures[label] = row
+        gc.collect()
+    return figures
+
+
+def report(results: dict[str, dict[str, t.Any]]) -> list[list[str]]:
+    header = [
+        "engine",
+        "test case",
+        "empty ms",
+        "typical ms",
+        "statements",
+        "empty vs floor",
+        "typical vs floor",
+        "create_all/drop_all vs this",
+    ]
+    rows = [header]
+    for engine, figures in results.items():
+        floor = figures["raw floor"]
+        manual = figures["create_all/drop_all"]
+        for label, _ in ROWS:
+            row = figures[label]
+            statements = [
+                row.get(f"{kind} statements") for kind in ("empty", "typical")
+            ]
+            rows.append(
+                [
+                    engine,
+                    label,
+                    f"{row['empty']:.3f}",
+                    f"{row['typical']:.3f}",
+                    "" if None in statements else "{:g} / {:g}".format(*statements),
+                    f"{row['empty'] / floor['empty']:.2f}x",
+                    f"{row['typical'] / floor['typical']:.2f}x",
+                    ""
+                    if label == "create_all/drop_all"
+                    else f"{manual['empty'] / row['empty']:.0f}x empty,"
+                    f" {manual['typical'] / row['typical']:.1f}x typical",
+                ]
+            )
+    return rows
+
+
+def aligned(rows: list[list[str]], rule: str) -> list[str]:
+    """Lay the rows out in columns, with a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = zip(row, widths, strict=True)
+        lines.append("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
+        if index == 0:
+            lines.append("  ".join(rule * width for width in widths))
+    return lines
+
+
+def write_rst(rows: list[list[str]], path: str, note: str) -> None:
+    lines = aligned(rows, "=")
+    with open(path, "w") as f:
+        f.write("\n".join([note, "", lines[1], *lines, lines[1]]) + "\n")
+
+
+def connections_open(engine: Engine) -> int | None:
+    parsed = sa.make_url(engine.url)
+    if parsed.get_backend_name() == "sqlite":
+        return None
+    admin = sa.create_engine(
+        parsed.set(
+            database="postgres" if parsed.get_backend_name() == "postgresql" else ""
+        ),
+        poolclass=NullPool,
+    )
+    sql = (
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname IS NOT NULL"
+        if parsed.get_backend_name() == "postgresql"
+        else "SELECT COUNT(*) FROM information_schema.processlist"
+    )
+    with admin.connect() as connection:
+        found = int(connection.exec_driver_sql(sql).scalar() or 0) - 1
+    admin.dispose()
+    return found
+
+
+def soak(engine: Engine, total: int) -> None:
+    """Run ``total`` tests in classes of 100; report memory and connections."""
+    warm = library_case(ClientTestCase, engine, 10, True)
+    run(warm)
+    gc.collect()
+    before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before_connections = connections_open(engine)
+    for _ in range(total // 100):
+        run(library_case(ClientTestCase, engine, 100, True))
+    gc.collect()
+    after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after_connections = connections_open(engine)
+    print(
+        f"{engine.name}: {total} typical ClientTestCase tests in classes of 100:"
+        f" peak memory grew {(after_rss - before_rss) / 1024:.1f} MB;"
+        f" connections open {before_connections} before, {after_connections} after"
+    )
+
+
+PARALLEL_MODULE = """
+import os, sys
+sys.path[:0] = [{here!r}, {root!r}]
+from bench_app import create_app, typical_work
+from flask_dbcase import ClientTestCase
+
+for c in range({classes}):
+    ns = {{"create_app": classmethod(lambda cls: create_app({url!r}, {audit!r}))}}
+    for i in range({per_class}):
+        ns[f"test_{{i:03d}}"] = lambda self: typical_work(self.client)
+    name = f"Generated{{c:03d}}"
+    globals()[name] = type(name, (ClientTestCase,), ns)
+"""
+
+
+def parallel(engine: Engine, workers: int) -> None:
+    """A generated suite of 400 tests: serial, then unittest-parallel and pytest -n."""
+    folder = tempfile.mkdtemp(prefix="dbcase-parallel-")
+    with open(os.path.join(folder, "test_generated.py"), "w") as f:
+        f.write(
+            PARALLEL_MODULE.format(
+                here=HERE,
+                root=os.path.dirname(HERE),
+                classes=40,
+                per_class=10,
+                url=engine.url.replace("test_bench", "bench"),
+                audit=engine.audit_url.replace("test_bench", "bench"),
+            )
+        )
+    commands = {
+        "serial (unittest)": [sys.executable, "-m", "unittest", "-q", "test_generated"],
+        f"unittest-parallel -j {workers}": [
+            sys.executable,
+            "-m",
+            "unittest_parallel",
+            "-j",
+            str(workers),
+            "--level",
+            "class",
+            "-s",
+            ".",
+            "-t",
+            ".",
+        ],
+        f"pytest -n {workers}": [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            str(workers),
+            "-p",
+            "no:cacheprovider",
+            "test_generated.py",
+        ],
+    }
+    for label, command in commands.items():
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        status = "ok" if done.returncode == 0 else "FAILED"
+        print(f"{engine.name}: 400 tests, {label}: {elapsed:.2f} s wall ({status})")
+        if done.returncode:
+            print((done.stdout + done.stderr)[-2000:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=300, help="tests per row")
+    parser.add_argument("--rst", help="also write the table as reST to this file")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        help="then run this many tests; report memory, connections",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=0,
+        help="then time a 400-test suite with this many workers",
+    )
+    args = parser.parse_args()
+    found = engines()
+    # Registered before flask_dbcase's own exit cleanup, so it runs after it.
+    atexit.register(lambda: [drop_databases(engine) for engine in found])
+    results = {}
+    for engine in found:
+        results[engine.name] = measure(engine, args.tests)
+    rows = report(results)
+    print("\n".join(aligned(rows, "-")))
+    if args.rst:
+        note = (
+            f"{args.tests} tests per row, median per-test time; Python"
+            f" {sys.version.split()[0]}, SQLAlchemy {sa.__version__}."
+        )
+        write_rst(rows, args.rst, note)
+    for engine in found if args.soak else []:
+        soak(engine, args.soak)
+    for engine in found if args.parallel else []:
+        if not engine.url.startswith("sqlite://") or engine.name == "SQLite file":
+            parallel(engine, args.parallel)
+
+
+if __name__ == "__main__":
+    main()
