@@ -231,7 +231,8 @@ class StatementCounter:
         flask_dbcase.transaction._Savepoints.run = self._original  # type: ignore[method-assign]
 
 
-def ensure_databases(engine: Engine) -> None:
+def reset_databases(engine: Engine, create: bool = True) -> None:
+    """Drop the engine's server databases, and create them empty again."""
     for url in (engine.url, engine.audit_url):
         parsed = sa.make_url(url)
         if parsed.get_backend_name() == "sqlite":
@@ -245,24 +246,8 @@ def ensure_databases(engine: Engine) -> None:
         with admin.connect() as connection:
             quoted = connection.dialect.identifier_preparer.quote(parsed.database)
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
-            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
-        admin.dispose()
-
-
-def drop_databases(engine: Engine) -> None:
-    for url in (engine.url, engine.audit_url):
-        parsed = sa.make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            continue
-        admin_db = "postgres" if parsed.get_backend_name() == "postgresql" else ""
-        admin = sa.create_engine(
-            parsed.set(database=admin_db),
-            poolclass=NullPool,
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(parsed.database)
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            if create:
+                connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
         admin.dispose()
 
 
@@ -276,7 +261,7 @@ ROWS = [
 
 
 def measure(engine: Engine, n: int) -> dict[str, t.Any]:
-    ensure_databases(engine)
+    reset_databases(engine)
     figures: dict[str, t.Any] = {}
     for label, base in ROWS:
         row = {}
@@ -479,7 +464,7 @@ def main() -> None:
     args = parser.parse_args()
     found = engines()
     # Registered before flask_dbcase's own exit cleanup, so it runs after it.
-    atexit.register(lambda: [drop_databases(engine) for engine in found])
+    atexit.register(lambda: [reset_databases(e, create=False) for e in found])
     results = {}
     for engine in found:
         results[engine.name] = measure(engine, args.tests)

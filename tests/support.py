@@ -242,6 +242,14 @@ class WatchingResult(unittest.TestResult):
         return "\n".join(lines)
 
 
+def only_error(case: type[unittest.TestCase]) -> str:
+    """Run ``case``, which must fail with exactly one error; return its text."""
+    result = run_case(case)
+    problems = result.errors + result.failures
+    assert len(problems) == 1, result.problems() or "no error"
+    return problems[0][1]
+
+
 def run_case(
     case: type[unittest.TestCase], observer: Observer | None = None
 ) -> WatchingResult:

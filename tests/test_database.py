@@ -24,6 +24,7 @@ from flask_dbcase.database import is_test_database
 
 from .support import ENGINES
 from .support import make_app
+from .support import only_error
 from .support import run_case
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -151,12 +152,10 @@ class GuardTests(unittest.TestCase):
             def test_a(self) -> None:
                 pass
 
-        result = run_case(UnreachableTests)
-        self.assertEqual(len(result.errors), 1, result.problems())
         self.assertIn(
             f"'UnreachableTests' (bind None) cannot connect to '{url}': unable to"
             " open database file. Check that the server is running",
-            result.errors[0][1],
+            only_error(UnreachableTests),
         )
 
     @unittest.skipUnless(SERVERS and SERVERS[0].postgresql, "needs PostgreSQL")
@@ -170,9 +169,7 @@ class GuardTests(unittest.TestCase):
             def test_a(self) -> None:
                 pass
 
-        result = run_case(ServerTests)
-        self.assertEqual(len(result.errors), 1, result.problems())
-        error = result.errors[0][1]
+        error = only_error(ServerTests)
         self.assertIn(
             "'ServerTests' (bind None) cannot connect to"
             " 'postgresql+psycopg://postgres:***@127.0.0.1:1/postgres' to create the"

@@ -20,6 +20,7 @@ from .support import Author
 from .support import db
 from .support import ENGINES
 from .support import make_app
+from .support import only_error
 from .support import run_case
 
 MEMORY = ENGINES[0]
@@ -35,10 +36,7 @@ class ErrorsMixin:
     """Run a class and return the one error it produced."""
 
     def only_error(self, case: type[unittest.TestCase]) -> str:
-        result = run_case(case)
-        problems = result.errors + result.failures
-        self.assertEqual(len(problems), 1, result.problems())  # type: ignore[attr-defined]
-        return problems[0][1]
+        return only_error(case)
 
 
 class CreateAppTests(ErrorsMixin, unittest.TestCase):
