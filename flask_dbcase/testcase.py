@@ -368,6 +368,9 @@ def _build_schema(
 def _dispose(engines: dict[str | None, sa.Engine]) -> None:
     for engine in engines.values():
         engine.dispose()
+        # The engine lingers in reference cycles until a full garbage collection;
+        # its compiled statements need not linger with it.
+        engine.clear_compiled_cache()
 
 
 def _forget_class(cls: type[DatabaseTestCase]) -> None:
