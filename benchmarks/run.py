@@ -445,6 +445,48 @@ def parallel(engine: Engine, workers: int) -> None:
             print((done.stdout + done.stderr)[-2000:])
 
 
+def setup_cost(engine: Engine, repeat: int = 5) -> None:
+    """What a new worker pays for its database on PostgreSQL: build the schema in
+    an empty database, or clone a database that has it (CREATE DATABASE ...
+    TEMPLATE)."""
+    base = sa.make_url(engine.url)
+    admin = sa.create_engine(
+        base.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    template, copy = "test_bench_template", "test_bench_copy"
+    builds, clones = [], []
+    with admin.connect() as connection:
+        for name in (template, copy):
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {template}")
+        for _ in range(repeat):
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {copy}")
+            start = time.perf_counter()
+            connection.exec_driver_sql(f"CREATE DATABASE {copy}")
+            target = sa.create_engine(base.set(database=copy), poolclass=NullPool)
+            db.metadatas[None].create_all(target)
+            builds.append(time.perf_counter() - start)
+            target.dispose()
+        target = sa.create_engine(base.set(database=template), poolclass=NullPool)
+        db.metadatas[None].create_all(target)
+        target.dispose()
+        for _ in range(repeat):
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {copy}")
+            start = time.perf_counter()
+            connection.exec_driver_sql(f"CREATE DATABASE {copy} TEMPLATE {template}")
+            clones.append(time.perf_counter() - start)
+        for name in (template, copy):
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    admin.dispose()
+    tables = len(db.metadatas[None].tables)
+    print(
+        f"{engine.name}: a worker's database with its schema ({tables} tables):"
+        f" created empty and built {statistics.median(builds) * 1000:.1f} ms,"
+        f" cloned from a template {statistics.median(clones) * 1000:.1f} ms"
+        f" (median of {repeat})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=300, help="tests per row")
@@ -460,6 +502,11 @@ def main() -> None:
         type=int,
         default=0,
         help="then time a 400-test suite with this many workers",
+    )
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help="then compare a new worker's schema build with a template clone",
     )
     args = parser.parse_args()
     found = engines()
@@ -478,6 +525,9 @@ def main() -> None:
         write_rst(rows, args.rst, note)
     for engine in found if args.soak else []:
         soak(engine, args.soak)
+    for engine in found if args.setup else []:
+        if engine.name == "PostgreSQL":
+            setup_cost(engine)
     for engine in found if args.parallel else []:
         if not engine.url.startswith("sqlite://") or engine.name == "SQLite file":
             parallel(engine, args.parallel)
