@@ -360,21 +360,31 @@ def connections_open(engine: Engine) -> int | None:
     return found
 
 
-def soak(engine: Engine, total: int) -> None:
+def soak(engine: Engine, total: int, reuse_app: bool) -> None:
     """Run ``total`` tests in classes of 100; report memory and connections."""
-    warm = library_case(ClientTestCase, engine, 10, True)
-    run(warm)
+
+    def create(cls: type) -> t.Any:
+        return create_app(engine.url, engine.audit_url)
+
+    def case() -> type:
+        cls = library_case(ClientTestCase, engine, 100, True)
+        cls.create_app = classmethod(create)  # one factory: shareable
+        cls.reuse_app = reuse_app
+        return cls
+
+    run(case())
     gc.collect()
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     before_connections = connections_open(engine)
-    for _ in range(total // 100):
-        run(library_case(ClientTestCase, engine, 100, True))
+    for _ in range(total // 100 - 1):
+        run(case())
     gc.collect()
     after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     after_connections = connections_open(engine)
+    how = "one app for all classes" if reuse_app else "an app per class"
     print(
-        f"{engine.name}: {total} typical ClientTestCase tests in classes of 100:"
-        f" peak memory grew {(after_rss - before_rss) / 1024:.1f} MB;"
+        f"{engine.name}: {total} typical ClientTestCase tests in classes of 100,"
+        f" {how}: peak memory grew {(after_rss - before_rss) / 1024:.1f} MB;"
         f" connections open {before_connections} before, {after_connections} after"
     )
 
@@ -524,7 +534,8 @@ def main() -> None:
         )
         write_rst(rows, args.rst, note)
     for engine in found if args.soak else []:
-        soak(engine, args.soak)
+        soak(engine, args.soak, reuse_app=False)
+        soak(engine, args.soak, reuse_app=True)
     for engine in found if args.setup else []:
         if engine.name == "PostgreSQL":
             setup_cost(engine)

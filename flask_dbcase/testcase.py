@@ -62,6 +62,13 @@ class DatabaseTestCase(unittest.TestCase):
     #: The application context pushed for the current test.
     app_context: AppContext
 
+    #: Build the app once per process instead of once per class, and share it, with
+    #: its engines and their pooled connections, among the classes that have the
+    #: same ``create_app`` and set this too. Saves building the app for every class;
+    #: changes a test makes to the app itself (its configuration, registered
+    #: functions) are then seen by the classes that follow.
+    reuse_app: t.ClassVar[bool] = False
+
     #: Keep the test databases and their tables after the run, and reuse them in
     #: the next run when the models have not changed. Setting the environment
     #: variable ``FLASK_DBCASE_KEEPDB=1`` does the same for every class.
@@ -113,8 +120,12 @@ class DatabaseTestCase(unittest.TestCase):
             return
         state = _ClassState()
         allowed = database.allowed_databases()
-        with database.refusing_connections(f"'{_name(cls)}.create_app'", allowed):
-            app = _build_app(cls)
+        shared = _shared_apps.get(_factory(cls)) if cls.reuse_app else None
+        if shared is None:
+            with database.refusing_connections(f"'{_name(cls)}.create_app'", allowed):
+                app = _build_app(cls)
+        else:
+            app = shared
         db = _find_db(cls, app)
         if "db" not in vars(cls):
             cls.db = db
@@ -125,7 +136,10 @@ class DatabaseTestCase(unittest.TestCase):
         cls.addClassCleanup(_forget_class, cls)
         with app.app_context():
             state.engines = dict(db.engines)
-            cls.addClassCleanup(_dispose, state.engines)
+            if not cls.reuse_app:
+                cls.addClassCleanup(_dispose, list(state.engines.values()))
+            elif shared is None:
+                _share(cls, app, state.engines)
             if cls.keepdb:
                 database.databases.keep = True
             for key, engine in state.engines.items():
@@ -365,8 +379,36 @@ def _build_schema(
             )
 
 
-def _dispose(engines: dict[str | None, sa.Engine]) -> None:
-    for engine in engines.values():
+#: Apps built once per process, by their ``create_app``.
+_shared_apps: dict[t.Any, Flask] = {}
+
+
+def _factory(cls: type[DatabaseTestCase]) -> t.Any:
+    """The function behind ``create_app``, whatever its form."""
+    factory = inspect.getattr_static(cls, "create_app", None)
+    return getattr(factory, "__func__", factory)
+
+
+def _share(
+    cls: type[DatabaseTestCase], app: Flask, engines: dict[str | None, sa.Engine]
+) -> None:
+    if not _shared_apps:
+        database.on_exit(_dispose_shared)
+    _shared_apps[_factory(cls)] = app
+    _shared_engines.extend(engines.values())
+
+
+_shared_engines: list[sa.Engine] = []
+
+
+def _dispose_shared() -> None:
+    _dispose(_shared_engines)
+    _shared_engines.clear()
+    _shared_apps.clear()
+
+
+def _dispose(engines: t.Iterable[sa.Engine]) -> None:
+    for engine in engines:
         engine.dispose()
         # The engine lingers in reference cycles until a full garbage collection;
         # its compiled statements need not linger with it.

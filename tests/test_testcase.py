@@ -596,3 +596,40 @@ class ForeignDropTests(unittest.TestCase):
                 bind.dispose()
         result = run_case(type("Again", (Case,), {}))
         self.assertTrue(result.wasSuccessful(), result.problems())
+
+
+class ReuseAppTests(unittest.TestCase):
+    def test_classes_share_one_app_and_stay_isolated(self) -> None:
+        engine = next(e for e in ENGINES if e.name == "sqlite_file")
+        built: list[Flask] = []
+
+        def create_app(cls: type) -> Flask:
+            app = make_app(engine)
+            built.append(app)
+            return app
+
+        class First(TransactionalTestCase):
+            reuse_app = True
+
+            def test_write(self) -> None:
+                db.session.add(Author(name="first"))
+                db.session.commit()
+
+        First.create_app = classmethod(create_app)  # type: ignore[assignment]
+        second = type("Second", (First,), {})
+        database_case = type(
+            "Third",
+            (DatabaseTestCase,),
+            {"reuse_app": True, "test_write": First.test_write},
+        )
+        database_case.create_app = classmethod(create_app)  # type: ignore[attr-defined]
+        not_shared = type("Fourth", (First,), {"reuse_app": False})
+        observer = engine.observer()
+        assert observer is not None
+        self.addCleanup(observer.dispose)
+        for case in (First, second, database_case, not_shared):
+            result = run_case(case, observer)
+            self.assertTrue(result.wasSuccessful(), result.problems())
+            self.assertEqual(observer.counts()["author"], 0)
+        # One app for the three classes that share it, one for the one that does not.
+        self.assertEqual(len(built), 2)
