@@ -13,12 +13,11 @@ import atexit
 import contextlib
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 import re
-import signal
 import sys
 import tempfile
-import threading
 import typing as t
 
 import sqlalchemy as sa
@@ -35,38 +34,20 @@ KEEPDB_ENV = "FLASK_DBCASE_KEEPDB"
 ALLOW_ENV = "FLASK_DBCASE_WIPE_DATABASES"
 
 
-#: Test classes set up and not yet torn down in this process.
-active_classes = 0
-
-_exit_callbacks: list[t.Callable[[], None]] = []
-
-
 def on_exit(callback: t.Callable[[], None]) -> None:
-    """Run ``callback`` when the process ends, workers of a process pool included.
+    """Run ``callback`` when the process ends normally, pool workers included.
 
-    A pool worker ends without running :mod:`atexit` handlers, and is often ended
-    with ``SIGTERM`` (``Pool.terminate()``, as ``unittest-parallel`` does). In such a
-    worker, unless the program handles ``SIGTERM`` itself, the callbacks run on
-    ``SIGTERM`` before the process ends as it would have, provided no test class is
-    running: connections in use are never touched from a signal handler, and what
-    is left then is dropped by the next run (see :meth:`_Claim.drop_stale_copies`).
+    A worker of a process pool ends without running :mod:`atexit` handlers, but
+    runs :mod:`multiprocessing`'s finalizers when the pool closes normally. A worker
+    ended with ``SIGTERM`` (``Pool.terminate()``, as ``unittest-parallel`` does)
+    runs neither; what it leaves is dropped by the next run (see
+    :meth:`_Claim.drop_stale_copies`). No ``SIGTERM`` handler is installed: a pool
+    worker waits for work on a semaphore that the signal does not interrupt, so a
+    handler would keep it from ending at all.
     """
     atexit.register(callback)
-    _exit_callbacks.append(callback)
-    if multiprocessing.parent_process() is None:
-        return
-    main = threading.current_thread() is threading.main_thread()
-    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _clean_up_and_terminate)
-
-
-def _clean_up_and_terminate(signum: int, frame: t.Any) -> None:
-    signal.signal(signum, signal.SIG_DFL)
-    if not active_classes:
-        for callback in reversed(_exit_callbacks):
-            with contextlib.suppress(Exception):
-                callback()
-    os.kill(os.getpid(), signum)
+    if multiprocessing.parent_process() is not None:
+        multiprocessing.util.Finalize(None, callback, exitpriority=100)
 
 
 def describe_url(url: sa.URL) -> str:

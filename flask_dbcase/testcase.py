@@ -132,7 +132,6 @@ class DatabaseTestCase(unittest.TestCase):
             state.own_db = True
         cls.app = app
         cls._dbcase = state
-        database.active_classes += 1
         cls.addClassCleanup(_forget_class, cls)
         with app.app_context():
             state.engines = dict(db.engines)
@@ -416,7 +415,6 @@ def _dispose(engines: t.Iterable[sa.Engine]) -> None:
 
 
 def _forget_class(cls: type[DatabaseTestCase]) -> None:
-    database.active_classes -= 1
     state = cls._dbcase
     del cls._dbcase
     del cls.app
