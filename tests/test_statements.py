@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from flask_dbcase import ClientTestCase
+from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 
 from .support import Author
@@ -120,3 +121,39 @@ class StatementCountTests(unittest.TestCase):
         # The request's teardown rolls its transaction back; the test's end then
         # has nothing left to undo.
         self.assertEqual(found["test_request"], ["ROLLBACK TO SAVEPOINT dbcase_test"])
+
+    def test_database_test_case(self) -> None:
+        seen: list[str] = []
+
+        class Case(DatabaseTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(MEMORY)
+
+            def setUp(self) -> None:
+                super().setUp()
+                raw = db.engine.raw_connection()  # the in-memory database's only one
+                raw.dbapi_connection.set_trace_callback(seen.append)  # type: ignore[union-attr]
+                raw.close()
+                seen.append(f"-- {self._testMethodName}")
+
+            def test_1_reads(self) -> None:
+                db.session.scalar(sa.select(sa.func.count(Author.id)))
+
+            def test_2_writes(self) -> None:
+                db.session.add(Author(name="a"))
+                db.session.commit()
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        cleanup: dict[str, list[str]] = {}
+        for statement in seen:
+            if statement.startswith("-- "):
+                current = cleanup.setdefault(statement[3:], [])
+            elif statement.startswith(("SELECT EXISTS", "DELETE")):
+                current.append(statement.split("(")[0].split(" WHERE")[0].strip())
+        # One probe for the tables with rows, then only those are emptied.
+        self.assertEqual(cleanup["test_1_reads"], ["SELECT EXISTS"])
+        self.assertEqual(
+            cleanup["test_2_writes"], ["SELECT EXISTS", "DELETE FROM author"]
+        )
