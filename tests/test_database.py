@@ -311,6 +311,33 @@ SHOP_MODULE = textwrap.dedent(
 )
 
 
+def start_shop(folder: str, url: str, **env: str) -> subprocess.Popen[str]:
+    """Run the shop module's tests in a process of their own."""
+    environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=url)
+    environ.pop("FLASK_DBCASE_KEEPDB", None)
+    environ.update(env)
+    return subprocess.Popen(
+        [sys.executable, "shop_tests.py"],
+        cwd=folder,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def shop_result(test: unittest.TestCase, process: subprocess.Popen[str]) -> t.Any:
+    """Wait for the shop run; check it passed and cleaned up; return its report."""
+    stdout, stderr = process.communicate(timeout=120)
+    output = stdout + stderr
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    test.assertEqual(len(lines), 1, output)
+    result = json.loads(lines[0][len("RESULT ") :])
+    test.assertTrue(result["ok"], output)
+    test.assertNotIn("could not drop", output)
+    return result
+
+
 if t.TYPE_CHECKING:
     _Mixin = unittest.TestCase
 else:
@@ -388,26 +415,10 @@ class ShopTests(_Mixin):
         return self.finish(self.start(**env))
 
     def start(self, **env: str) -> subprocess.Popen[str]:
-        environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=self.shop_url())
-        environ.pop("FLASK_DBCASE_KEEPDB", None)
-        environ.update(env)
-        return subprocess.Popen(
-            [sys.executable, "shop_tests.py"],
-            cwd=self.folder,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_shop(self.folder, self.shop_url(), **env)
 
     def finish(self, process: subprocess.Popen[str]) -> dict[str, t.Any]:
-        stdout, stderr = process.communicate(timeout=120)
-        output = stdout + stderr
-        line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), "")
-        self.assertTrue(line, output)
-        result: dict[str, t.Any] = json.loads(line[len("RESULT ") :])
-        self.assertTrue(result["ok"], output)
-        self.assertNotIn("could not drop", output)
+        result: dict[str, t.Any] = shop_result(self, process)
         self.assertEqual(self.sentinel(), [(1, "sentinel")])
         return result
 
@@ -460,17 +471,10 @@ class ShopTests(_Mixin):
     def test_opt_in_uses_the_database_as_it_is(self) -> None:
         self.name = "dbcase_optin"
         self.shop = self.make_shop()
-        environ = {"FLASK_DBCASE_WIPE_DATABASES": self.name}
-        done = subprocess.run(
-            [sys.executable, "shop_tests.py"],
-            cwd=self.folder,
-            env=dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=self.shop_url(), **environ),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        process = start_shop(
+            self.folder, self.shop_url(), FLASK_DBCASE_WIPE_DATABASES=self.name
         )
-        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-        self.assertEqual(json.loads(line[7:])["used"], [self.name], done.stderr)
+        self.assertEqual(shop_result(self, process)["used"], [self.name])
         self.assertFalse(self.database_exists(f"test_{self.name}"))
 
 
@@ -496,25 +500,12 @@ class SqliteShopTests(unittest.TestCase):
         return self.finish(self.start(**env))
 
     def start(self, **env: str) -> subprocess.Popen[str]:
-        environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=f"sqlite:///{self.path}")
-        environ.pop("FLASK_DBCASE_KEEPDB", None)
         # The run's temporary directory is not the folder of the configured file.
-        environ.update(env, TMPDIR=os.path.join(self.folder, "tmp"))
-        return subprocess.Popen(
-            [sys.executable, "shop_tests.py"],
-            cwd=self.folder,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        temp = os.path.join(self.folder, "tmp")
+        return start_shop(self.folder, f"sqlite:///{self.path}", **env, TMPDIR=temp)
 
     def finish(self, process: subprocess.Popen[str]) -> dict[str, t.Any]:
-        stdout, stderr = process.communicate(timeout=120)
-        lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
-        self.assertEqual(len(lines), 1, stdout + stderr)
-        result: dict[str, t.Any] = json.loads(lines[0][len("RESULT ") :])
-        self.assertTrue(result["ok"], stderr)
+        result: dict[str, t.Any] = shop_result(self, process)
         with self.sentinel_engine.connect() as connection:
             rows = connection.exec_driver_sql("SELECT * FROM author").all()
         self.assertEqual([tuple(r) for r in rows], [(1, "sentinel")])
