@@ -378,8 +378,9 @@ def _build_schema(
             )
 
 
-#: Apps built once per process, by their ``create_app``.
+#: Apps built once per process, by their ``create_app``, and their engines.
 _shared_apps: dict[t.Any, Flask] = {}
+_shared_engines: list[sa.Engine] = []
 
 
 def _factory(cls: type[DatabaseTestCase]) -> t.Any:
@@ -395,9 +396,6 @@ def _share(
         database.on_exit(_dispose_shared)
     _shared_apps[_factory(cls)] = app
     _shared_engines.extend(engines.values())
-
-
-_shared_engines: list[sa.Engine] = []
 
 
 def _dispose_shared() -> None:

@@ -143,6 +143,25 @@ ENGINES = [
 ]
 
 
+def engine_classes(
+    bases: t.Iterable[type], engines: t.Iterable[Engine]
+) -> dict[str, type]:
+    """Make a test class for each base and engine, skipped where not configured.
+
+    The bases are mixins with ``test_*`` methods; each class gets ``engine``.
+    """
+    classes: dict[str, type] = {}
+    for base in bases:
+        for engine in engines:
+            name = f"{base.__name__}_{engine.name}"
+            cls = type(name, (base, unittest.TestCase), {"engine": engine})
+            reason = engine.skip_reason()
+            if reason:
+                cls = unittest.skip(reason)(cls)
+            classes[name] = cls
+    return classes
+
+
 class Observer:
     """Count rows from connections of its own, outside any test transaction."""
 

@@ -22,6 +22,7 @@ from flask_dbcase.database import check_test_database
 from flask_dbcase.database import derive_url
 from flask_dbcase.database import is_test_database
 
+from .support import engine_classes
 from .support import ENGINES
 from .support import make_app
 from .support import only_error
@@ -535,16 +536,5 @@ class SqliteShopTests(unittest.TestCase):
         self.assertEqual(second["ddl"], [])
 
 
-def _shop_classes() -> dict[str, type]:
-    classes: dict[str, type] = {}
-    for engine in [e for e in ENGINES if e.name in ("postgresql", "mysql")]:
-        name = f"ShopTests_{engine.name}"
-        cls = type(name, (ShopTests, unittest.TestCase), {"engine": engine})
-        reason = engine.skip_reason()
-        if reason:
-            cls = unittest.skip(reason)(cls)
-        classes[name] = cls
-    return classes
-
-
-globals().update(_shop_classes())
+servers = [e for e in ENGINES if e.name in ("postgresql", "mysql")]
+globals().update(engine_classes([ShopTests], servers))

@@ -22,6 +22,7 @@ from .support import Author
 from .support import Book
 from .support import db
 from .support import Engine
+from .support import engine_classes
 from .support import ENGINES
 from .support import make_app
 from .support import Mirror
@@ -301,17 +302,5 @@ class ClientIsolation(TransactionalIsolation):
     case = ClientTestCase
 
 
-def _engine_classes() -> dict[str, type]:
-    classes: dict[str, type] = {}
-    for battery in (DatabaseIsolation, TransactionalIsolation, ClientIsolation):
-        for engine in ENGINES:
-            name = f"{battery.__name__}_{engine.name}"
-            cls = type(name, (battery, unittest.TestCase), {"engine": engine})
-            reason = engine.skip_reason()
-            if reason:
-                cls = unittest.skip(reason)(cls)
-            classes[name] = cls
-    return classes
-
-
-globals().update(_engine_classes())
+batteries = (DatabaseIsolation, TransactionalIsolation, ClientIsolation)
+globals().update(engine_classes(batteries, ENGINES))
