@@ -206,6 +206,16 @@ def _target_url(dialect: t.Any, cargs: t.Any, cparams: t.Any) -> sa.URL | None:
     return None
 
 
+class Template(t.Protocol):
+    """What fills a template database with the schema, and tells if it holds it."""
+
+    def matches(self, engine: sa.Engine) -> bool:
+        """Tell whether the database of ``engine`` holds the schema, empty."""
+
+    def build(self, engine: sa.Engine) -> None:
+        """Build the schema in the (empty or outdated) database of ``engine``."""
+
+
 class TestDatabases:
     """The test databases of this process: which were created, which to keep."""
 
@@ -215,15 +225,28 @@ class TestDatabases:
         self.created: dict[str, sa.URL] = {}
         self.created_files: set[str] = set()
         self.keep = False
+        #: Template databases this process used, dropped with its databases.
+        self.templates: dict[str, sa.URL] = {}
+        #: The databases cloned from a template: their schema is already there.
+        self.cloned: set[str] = set()
         self._claims: dict[str, _Claim] = {}
         self._exit_registered = False
 
-    def use(self, engine: sa.Engine, owner: str, allowed: t.Collection[str]) -> None:
+    def use(
+        self,
+        engine: sa.Engine,
+        owner: str,
+        allowed: t.Collection[str],
+        template: Template | None = None,
+    ) -> None:
         """Point ``engine`` at its test database, creating the database if missing.
 
         The engine's ``url`` is changed to the test database's, and its
         connections are redirected there with the ``do_connect`` event. Test
         processes that run at the same time each claim a database of their own.
+        On PostgreSQL, the copies of the second and later processes are cloned from
+        a template database that ``template`` builds once, instead of each process
+        building the schema again (see :meth:`was_cloned`).
         """
         original = engine.url
         if is_memory_sqlite(original):
@@ -236,16 +259,25 @@ class TestDatabases:
                 f" {ALLOW_ENV}), and another test process is using it. Run the tests"
                 " in one process, or let flask_dbcase derive a test database."
             )
-        target = numbered_url(target, number)
-        if target is original:
+        numbered = numbered_url(target, number)
+        if numbered is original:
             return
-        if target.get_backend_name() != "sqlite":
-            self._create(target, owner)
-        elif target.database and not os.path.exists(target.database):
-            self.created_files.add(target.database)
-        _redirect(engine, original, target)
+        if numbered.get_backend_name() != "sqlite":
+            source = None
+            if number > 1 and template and numbered.get_backend_name() == "postgresql":
+                source = (target.set(database=f"{target.database}_template"), template)
+            self._create(numbered, owner, source)
+        elif numbered.database and not os.path.exists(numbered.database):
+            self.created_files.add(numbered.database)
+        _redirect(engine, original, numbered)
 
-    def _create(self, url: sa.URL, owner: str) -> None:
+    def was_cloned(self, url: sa.URL) -> bool:
+        """Tell whether this process made the database of ``url`` from a template."""
+        return url.render_as_string(hide_password=False) in self.cloned
+
+    def _create(
+        self, url: sa.URL, owner: str, source: tuple[sa.URL, Template] | None = None
+    ) -> None:
         key = url.render_as_string(hide_password=False)
         if key in self.created:
             return
@@ -253,12 +285,42 @@ class TestDatabases:
             if _exists(connection, url):
                 return
             try:
-                _create_marked(connection, url)
+                if source is None or not self._clone(connection, url, *source):
+                    _create_marked(connection, url)
             except sa.exc.DBAPIError as error:
                 if _exists(connection, url):  # another process was quicker
                     return
                 raise RuntimeError(_cannot_create(url, owner, error)) from error
         self.created[key] = url
+
+    def _clone(
+        self, connection: sa.Connection, url: sa.URL, source: sa.URL, template: Template
+    ) -> bool:
+        """Create ``url`` as a copy of ``source``, building ``source`` if need be.
+
+        Processes take turns under a lock: a database cannot be cloned while
+        another connection is open to it. ``False`` if ``source`` exists but is
+        not one of flask_dbcase's, which is then left alone.
+        """
+        with _server_lock(connection, source):
+            name = source.database
+            if _exists(connection, source):
+                if name not in _marked_databases(connection):
+                    return False
+                fresh = False
+            else:
+                _create_marked(connection, source)
+                fresh = True
+            self.templates[source.render_as_string(hide_password=False)] = source
+            engine = sa.create_engine(source, poolclass=NullPool)
+            try:
+                if fresh or not template.matches(engine):
+                    template.build(engine)
+            finally:
+                engine.dispose()
+            _create_marked(connection, url, template=source)
+        self.cloned.add(url.render_as_string(hide_password=False))
+        return True
 
     def _claim(self, url: sa.URL, owner: str) -> _Claim:
         key = url.render_as_string(hide_password=False)
@@ -292,6 +354,9 @@ class TestDatabases:
                     file=sys.stderr,
                 )
         self.created.clear()
+        for url in self.templates.values():
+            _drop_template(url)
+        self.templates.clear()
         for path in self.created_files:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
@@ -365,7 +430,17 @@ class _Claim:
         self._connection.exec_driver_sql(sql, {"key": self._key(number)})
 
     def drop_stale_copies(self) -> None:
-        """Drop numbered copies that no process holds, left by a killed run."""
+        """Drop numbered copies that no process holds, left by a killed run.
+
+        The first process also drops a template a killed run left: at worst, a
+        process that starts at the same moment builds it again.
+        """
+        if self.number == 1 and self.url.get_backend_name() == "postgresql":
+            template = self.url.set(database=f"{self.url.database}_template")
+            assert self._connection is not None
+            if template.database in _marked_databases(self._connection):
+                with _server_lock(self._connection, template):
+                    _drop(self._connection, template)
         for number, name in self._copies():
             if number == self.number or not self._lock(number):
                 continue
@@ -425,10 +500,13 @@ def _server(url: sa.URL, owner: str) -> sa.Connection:
 MARK = "created by flask_dbcase"
 
 
-def _create_marked(connection: sa.Connection, url: sa.URL) -> None:
+def _create_marked(
+    connection: sa.Connection, url: sa.URL, template: sa.URL | None = None
+) -> None:
     name = _quoted(connection, url)
     if url.get_backend_name() == "postgresql":
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        clone = f" TEMPLATE {_quoted(connection, template)}" if template else ""
+        connection.exec_driver_sql(f"CREATE DATABASE {name}{clone}")
         connection.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{MARK}'")
     elif getattr(connection.dialect, "is_mariadb", False):
         connection.exec_driver_sql(f"CREATE DATABASE {name} COMMENT '{MARK}'")
@@ -469,6 +547,31 @@ def _drop(connection: sa.Connection, url: sa.URL) -> None:
         # short while it was being opened): it must not keep the database alive.
         sql += " WITH (FORCE)"
     connection.exec_driver_sql(sql)
+
+
+@contextlib.contextmanager
+def _server_lock(connection: sa.Connection, url: sa.URL) -> t.Iterator[None]:
+    """Hold a PostgreSQL advisory lock named after the database of ``url``."""
+    key = {"key": f"flask_dbcase:template:{url.database}"}
+    connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%(key)s))", key)
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("SELECT pg_advisory_unlock(hashtext(%(key)s))", key)
+
+
+def _drop_template(url: sa.URL) -> None:
+    """Drop a template database, waiting for a process that is cloning it."""
+    try:
+        with _server(url, "flask_dbcase") as connection, _server_lock(connection, url):
+            if url.database in _marked_databases(connection):
+                _drop(connection, url)
+    except (sa.exc.DBAPIError, RuntimeError) as error:
+        print(
+            f"flask_dbcase: could not drop the template database {url.database!r}"
+            f" on {describe_url(url.set(database=''))}: {error}",
+            file=sys.stderr,
+        )
 
 
 def _quoted(connection: sa.Connection, url: sa.URL) -> str:

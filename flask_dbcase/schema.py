@@ -114,11 +114,12 @@ class Schemas:
                 continue
             self._register_exit()
             self._forget_clashes(place[0], metadata)
-            if not (keep and self._reuse(metadata, engine)):
+            reuse = keep or databases.was_cloned(engine.url)
+            if not (reuse and self._reuse(metadata, engine)):
                 metadata.drop_all(engine)
                 metadata.create_all(engine)
                 if keep:
-                    self._record(metadata, engine)
+                    _record(metadata, engine)
             self.built[place] = _Built(engine, metadata)
 
     def _register_exit(self) -> None:
@@ -146,30 +147,11 @@ class Schemas:
     def _reuse(self, metadata: sa.MetaData, engine: sa.Engine) -> bool:
         expected = fingerprint(metadata, engine.dialect)
         with engine.connect() as connection:
-            if not sa.inspect(connection).has_table(FINGERPRINTS.name):
-                return False
-            stored = connection.scalar(
-                sa.select(FINGERPRINTS.c.fingerprint).where(
-                    FINGERPRINTS.c.tables == _tables_key(metadata)
-                )
-            )
+            stored = _stored_fingerprint(metadata, connection)
         if stored != expected:
             return False
         empty_tables(metadata, engine)
         return True
-
-    def _record(self, metadata: sa.MetaData, engine: sa.Engine) -> None:
-        key = _tables_key(metadata)
-        FINGERPRINTS.create(engine, checkfirst=True)
-        with engine.begin() as connection:
-            connection.execute(
-                FINGERPRINTS.delete().where(FINGERPRINTS.c.tables == key)
-            )
-            connection.execute(
-                FINGERPRINTS.insert().values(
-                    tables=key, fingerprint=fingerprint(metadata, engine.dialect)
-                )
-            )
 
     def drop_built(self) -> None:
         """Drop the tables this process built, unless they are kept."""
@@ -190,6 +172,52 @@ class Schemas:
                 )
             built.engine.dispose()
         self.built.clear()
+
+
+def _record(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """Store the fingerprint of ``metadata`` in the database of ``engine``."""
+    key = _tables_key(metadata)
+    FINGERPRINTS.create(engine, checkfirst=True)
+    with engine.begin() as connection:
+        connection.execute(FINGERPRINTS.delete().where(FINGERPRINTS.c.tables == key))
+        connection.execute(
+            FINGERPRINTS.insert().values(
+                tables=key, fingerprint=fingerprint(metadata, engine.dialect)
+            )
+        )
+
+
+def _stored_fingerprint(metadata: sa.MetaData, connection: sa.Connection) -> t.Any:
+    if not sa.inspect(connection).has_table(FINGERPRINTS.name):
+        return None
+    return connection.scalar(
+        sa.select(FINGERPRINTS.c.fingerprint).where(
+            FINGERPRINTS.c.tables == _tables_key(metadata)
+        )
+    )
+
+
+class Template:
+    """Fills a PostgreSQL template database with the tables of ``metadata``.
+
+    The copies of parallel test processes are cloned from it; the fingerprint it
+    stores travels with each copy, so :meth:`Schemas.prepare` knows the copy's
+    tables are the models' without building them again.
+    """
+
+    def __init__(self, metadata: sa.MetaData) -> None:
+        self.metadata = metadata
+
+    def matches(self, engine: sa.Engine) -> bool:
+        expected = fingerprint(self.metadata, engine.dialect)
+        with engine.connect() as connection:
+            stored = _stored_fingerprint(self.metadata, connection)
+        return bool(stored == expected)
+
+    def build(self, engine: sa.Engine) -> None:
+        _drop_everything(engine)
+        self.metadata.create_all(engine)
+        _record(self.metadata, engine)
 
 
 def _drop_everything(engine: sa.Engine) -> None:

@@ -16,6 +16,7 @@ from . import migrations as alembic_migrations
 from .client import isolated_client_class
 from .schema import empty_all
 from .schema import schemas
+from .schema import Template
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
@@ -141,9 +142,12 @@ class DatabaseTestCase(unittest.TestCase):
                 _share(cls, app, state.engines)
             if cls.keepdb:
                 database.databases.keep = True
+            migrated = _migrations_setting(cls, app)
             for key, engine in state.engines.items():
                 owner = f"{_name(cls)!r} (bind {key!r})"
-                database.databases.use(engine, owner, allowed)
+                metadata = None if migrated else db.metadatas.get(key)
+                template = Template(metadata) if metadata is not None else None
+                database.databases.use(engine, owner, allowed, template)
                 database.check_test_database(engine.url, owner, allowed)
                 database.check_connection(engine, owner)
             _build_schema(cls, app, db, state.engines)
@@ -351,6 +355,13 @@ def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
     return found
 
 
+def _migrations_setting(cls: type[DatabaseTestCase], app: Flask) -> t.Any:
+    """The class's ``migrations``, or else the app's ``DBCASE_MIGRATIONS``."""
+    if cls.migrations is None:
+        return app.config.get("DBCASE_MIGRATIONS")
+    return cls.migrations
+
+
 def _build_schema(
     cls: type[DatabaseTestCase],
     app: Flask,
@@ -358,9 +369,7 @@ def _build_schema(
     engines: dict[str | None, sa.Engine],
 ) -> None:
     keep = database.databases.kept()
-    setting = cls.migrations
-    if setting is None:
-        setting = app.config.get("DBCASE_MIGRATIONS")
+    setting = _migrations_setting(cls, app)
     if not setting:
         schemas.prepare(db, engines, keep)
         return

@@ -256,6 +256,7 @@ SHOP_MODULE = textwrap.dedent(
     from flask_dbcase import TransactionalTestCase
 
     ddl = []
+    ddl_in = []
     used = set()
 
 
@@ -263,6 +264,7 @@ SHOP_MODULE = textwrap.dedent(
     def record(connection, cursor, statement, *args):
         if statement.lstrip().upper().startswith(("CREATE TABLE", "DROP TABLE")):
             ddl.append(" ".join(statement.split()[:3]))
+            ddl_in.append([connection.engine.url.database, ddl[-1]])
 
 
     db = SQLAlchemy()
@@ -307,7 +309,21 @@ SHOP_MODULE = textwrap.dedent(
     if __name__ == "__main__":
         program = unittest.main(exit=False)
         ok = program.result.wasSuccessful()
-        print("RESULT " + json.dumps({"ok": ok, "used": sorted(used), "ddl": ddl}))
+        from flask_dbcase.database import databases
+
+        cloned = sorted(sa.make_url(url).database for url in databases.cloned)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "ok": ok,
+                    "used": sorted(used),
+                    "ddl": ddl,
+                    "ddl_in": ddl_in,
+                    "cloned": cloned,
+                }
+            )
+        )
     """
 )
 
@@ -358,7 +374,12 @@ class ShopTests(_Mixin):
         self.shop = self.make_shop()
 
     def make_shop(self) -> sa.URL:
-        self.addCleanup(self.drop_databases, self.name, f"test_{self.name}")
+        self.addCleanup(
+            self.drop_databases,
+            self.name,
+            f"test_{self.name}",
+            f"test_{self.name}_template",
+        )
         url = sa.make_url(self.engine.url).set(database=self.name)
         admin = sa.create_engine(
             sa.make_url(self.engine.url),
@@ -435,10 +456,40 @@ class ShopTests(_Mixin):
         first = self.start(SHOP_HOLD="1.5")
         time.sleep(0.7)
         second = self.start(SHOP_HOLD="0.5")
-        used = self.finish(first)["used"] + self.finish(second)["used"]
+        one, two = self.finish(first), self.finish(second)
+        used = one["used"] + two["used"]
         self.assertEqual(sorted(used), [f"test_{self.name}", f"test_{self.name}_2"])
-        for name in used:
+        for name in [*used, f"test_{self.name}_template"]:
             self.assertFalse(self.database_exists(name))
+        self.assertEqual(one["cloned"], [])
+        if self.engine.postgresql:
+            # The second process cloned a template instead of building tables.
+            self.assertEqual(two["cloned"], [f"test_{self.name}_2"])
+            built = {database for database, _ in two["ddl_in"]}
+            self.assertEqual(built, {f"test_{self.name}_template"})
+        else:
+            self.assertEqual(two["cloned"], [])
+
+    def test_template_of_another_schema_is_rebuilt(self) -> None:
+        if not self.engine.postgresql:
+            self.skipTest("templates are PostgreSQL's")
+        template = f"test_{self.name}_template"
+        first = self.start(SHOP_HOLD="1.5")
+        time.sleep(0.7)
+        second = self.start(SHOP_HOLD="1")
+        time.sleep(1.2)
+        third = self.start(SHOP_EXTRA_COLUMN="1")
+        results = [self.finish(p) for p in (first, second, third)]
+        self.assertEqual(
+            [r["cloned"] for r in results],
+            [[], [f"test_{self.name}_2"], [f"test_{self.name}_3"]],
+        )
+        # The third process found the template built for the other columns, built
+        # it again, and its own copy then had the right tables straight away.
+        self.assertIn([template, "DROP TABLE author"], results[2]["ddl_in"])
+        self.assertIn([template, "CREATE TABLE author"], results[2]["ddl_in"])
+        self.assertEqual({d for d, _ in results[2]["ddl_in"]}, {template})
+        self.assertFalse(self.database_exists(template))
 
     def test_copies_left_by_a_killed_run_are_dropped(self) -> None:
         from flask_dbcase.database import _create_marked
@@ -448,12 +499,17 @@ class ShopTests(_Mixin):
         admin = sa.create_engine(
             self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
         )
+        template = f"test_{self.name}_template"
         with admin.connect() as connection:
             _create_marked(connection, sa.make_url(self.engine.url).set(database=stale))
+            if self.engine.postgresql:
+                url = sa.make_url(self.engine.url).set(database=template)
+                _create_marked(connection, url)
             connection.exec_driver_sql(f"CREATE DATABASE {foreign}")
         admin.dispose()
         self.run_shop()
         self.assertFalse(self.database_exists(stale))
+        self.assertFalse(self.database_exists(template))
         self.assertTrue(self.database_exists(foreign))  # not made by flask_dbcase
 
     def test_keepdb_reuses_the_database_while_the_models_stay(self) -> None:
