@@ -115,11 +115,18 @@ class Schemas:
             self._register_exit()
             self._forget_clashes(place[0], metadata)
             reuse = keep or databases.was_cloned(engine.url)
-            if not (reuse and self._reuse(metadata, engine)):
-                metadata.drop_all(engine)
-                metadata.create_all(engine)
-                if keep:
-                    _record(metadata, engine)
+            if reuse and self._reuse(metadata, engine):
+                self.built[place] = _Built(engine, metadata)
+                continue
+            cleared = _rebuild(metadata, engine)
+            if keep:
+                _record(metadata, engine)
+            if cleared:
+                # The tables of the other binds in this database went too.
+                self._forget_clashes(place[0], None)
+                self.built[place] = _Built(engine, metadata)
+                self.prepare(db, engines, keep)
+                return
             self.built[place] = _Built(engine, metadata)
 
     def _register_exit(self) -> None:
@@ -218,6 +225,23 @@ class Template:
         _drop_everything(engine)
         self.metadata.create_all(engine)
         _record(self.metadata, engine)
+
+
+def _rebuild(metadata: sa.MetaData, engine: sa.Engine) -> bool:
+    """Drop the tables of ``metadata`` if they exist, and create them.
+
+    ``True`` if every table of the database had to be dropped first.
+    """
+    cleared = False
+    try:
+        metadata.drop_all(engine)
+    except sa.exc.DBAPIError:
+        # Tables that are not the models' depend on them: another suite's, left
+        # by a run that was killed. This is a test database: all of it goes.
+        _drop_everything(engine)
+        cleared = True
+    metadata.create_all(engine)
+    return cleared
 
 
 def _drop_everything(engine: sa.Engine) -> None:

@@ -525,6 +525,28 @@ class ShopTests(_Mixin):
         self.run_shop()  # without keepdb: tables dropped, the database left alone
         self.assertTrue(self.database_exists(f"test_{self.name}"))
 
+    def test_tables_of_another_app_that_depend_on_ours_are_dropped(self) -> None:
+        # What a killed run of another suite leaves in a shared test database: a
+        # table with a foreign key to a table of the same name as one of ours.
+        test_db = self.shop.set(database=f"test_{self.name}")
+        self.drop_databases(test_db.database or "")
+        admin = sa.create_engine(
+            self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {test_db.database}")
+        admin.dispose()
+        self.fill(test_db)
+        engine = sa.create_engine(test_db, poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE review (id INTEGER PRIMARY KEY,"
+                " author_id INTEGER REFERENCES author (id))"
+            )
+        self.run_shop()
+        self.assertEqual(sa.inspect(engine).get_table_names(), [])
+        engine.dispose()
+
     def test_opt_in_uses_the_database_as_it_is(self) -> None:
         self.name = "dbcase_optin"
         self.shop = self.make_shop()
