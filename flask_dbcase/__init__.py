@@ -1,5 +1,7 @@
 """Database test cases for Flask and Flask-SQLAlchemy, built on unittest."""
 
+from .config import override_config as override_config
+from .fixtures import FixtureError as FixtureError
 from .testcase import ClientTestCase as ClientTestCase
 from .testcase import DatabaseTestCase as DatabaseTestCase
 from .testcase import TransactionalTestCase as TransactionalTestCase
@@ -10,6 +12,8 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ClientTestCase",
     "DatabaseTestCase",
+    "FixtureError",
     "ImplicitCommitError",
     "TransactionalTestCase",
+    "override_config",
 ]

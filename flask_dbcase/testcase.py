@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import traceback
 import typing as t
 import unittest
@@ -12,8 +13,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from . import database
+from . import fixtures
 from . import migrations as alembic_migrations
+from .assertions import DatabaseAssertions
 from .client import isolated_client_class
+from .client import login
+from .client import logout
+from .config import class_overrides
+from .config import override_config
+from .responses import Recorder
+from .responses import ResponseAssertions
 from .schema import empty_all
 from .schema import schemas
 from .schema import Template
@@ -36,9 +45,11 @@ class _ClassState:
         self.engines: dict[str | None, sa.Engine] = {}
         self.transaction: TestTransaction | None = None
         self.test_data: dict[str, t.Any] = {}
+        self.fixtures: fixtures.Loader | None = None
+        self.fixture_rows: list[t.Any] = []
 
 
-class DatabaseTestCase(unittest.TestCase):
+class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     """Empty every table after each test; the code under test commits for real.
 
     Use it for code that must really commit: threads, several connections, a
@@ -85,6 +96,17 @@ class DatabaseTestCase(unittest.TestCase):
     #: from the models, listing the differences as Alembic's autogenerate sees
     #: them.
     check_migrations: t.ClassVar[bool] = False
+
+    #: Fixture files (JSON or YAML) whose rows every test starts with. A
+    #: :class:`TransactionalTestCase` loads them once per class, inside its
+    #: transaction; a :class:`DatabaseTestCase` loads them before each test,
+    #: since it empties the tables after each. See :doc:`/testdata`.
+    fixtures: t.ClassVar[t.Sequence[str]] = ()
+
+    #: More folders to search for :attr:`fixtures`, relative to the test module,
+    #: searched before the app's ``DBCASE_FIXTURE_DIRS`` and the ``fixtures``
+    #: folders beside the test module and in the app's root path.
+    fixture_dirs: t.ClassVar[t.Sequence[str]] = ()
 
     _dbcase: t.ClassVar[_ClassState]
     _dbcase_ready = False
@@ -151,6 +173,8 @@ class DatabaseTestCase(unittest.TestCase):
                 database.check_test_database(engine.url, owner, allowed)
                 database.check_connection(engine, owner)
             _build_schema(cls, app, db, state.engines)
+            if cls.fixtures:
+                _read_fixtures(cls, app, db, state)
             cls._begin_class_isolation()
 
     @classmethod
@@ -182,6 +206,18 @@ class DatabaseTestCase(unittest.TestCase):
             context.url_adapter = self.app.url_map.bind("localhost")
         self._dbcase_ready = True
         self.addCleanup(self._end_test, context)
+        overrides = class_overrides(type(self))
+        if overrides:
+            override = override_config(overrides)
+            override.__enter__()
+            self.addCleanup(override.__exit__, None, None, None)
+        self._load_fixtures()
+
+    def _load_fixtures(self) -> None:
+        state = self._dbcase
+        if state.fixtures is not None:
+            state.fixtures.insert(state.fixture_rows)
+            self.db.session.commit()
 
     def _end_test(self, context: AppContext) -> None:
         """Pop the test's context and undo what the test did to the database."""
@@ -226,6 +262,8 @@ class TransactionalTestCase(DatabaseTestCase):
         cls.addClassCleanup(transaction.close)
         before = dict(vars(cls))
         with cls.app.app_context():
+            if state.fixtures is not None:
+                state.fixtures.insert(state.fixture_rows)
             cls.setUpTestData()
             session = cls.db.session()
             session.expire_on_commit = False  # the copies then need no query
@@ -233,6 +271,9 @@ class TransactionalTestCase(DatabaseTestCase):
         state.test_data = wrap_test_data(cls, before, cls.db.session)
         cls.addClassCleanup(unwrap_test_data, cls, state.test_data)
         transaction.begin_tests()
+
+    def _load_fixtures(self) -> None:
+        pass  # loaded once, with the class's data
 
     def _end_test(self, context: AppContext) -> None:
         self._dbcase_ready = False
@@ -246,7 +287,7 @@ class TransactionalTestCase(DatabaseTestCase):
             transaction.end_test()
 
 
-class ClientTestCase(TransactionalTestCase):
+class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     """Roll back each test like :class:`TransactionalTestCase`, with a test client.
 
     :attr:`client` sends each request in a fresh application context, as a server
@@ -267,11 +308,42 @@ class ClientTestCase(TransactionalTestCase):
     #: The test client for the current test.
     client: FlaskClient
 
+    #: Set to ``False`` to skip rendering templates: views then return empty
+    #: bodies, and :meth:`assertTemplateUsed` and :meth:`assertContext` still see
+    #: every template a view asked for, with its context.
+    render_templates: t.ClassVar[bool] = True
+
     def setUp(self) -> None:
         super().setUp()
         base = self.client_class or self.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
         self.client = cls(self.app, self.app.response_class, use_cookies=True)
+        self._dbcase_recorder = recorder = Recorder(self.app, self.render_templates)
+        recorder.start()
+        self.addCleanup(recorder.stop)
+        self._dbcase_login_keys: list[str] = []
+
+    def login(self, user: t.Any, **options: t.Any) -> None:
+        """Log ``user`` in with Flask-Login for the client's next requests.
+
+        No login form is posted: ``flask_login.login_user(user, **options)`` runs
+        in a request context like the client's, and the session it writes is
+        given to :attr:`client`. ``options`` are ``login_user``'s (``remember``,
+        ``fresh``, ``force``). Needs Flask-Login and its ``LoginManager`` on the
+        app.
+
+        .. versionadded:: 0.1
+        """
+        owner = _name(type(self))
+        self._dbcase_login_keys = login(self.client, user, owner, **options)
+
+    def logout(self) -> None:
+        """Undo :meth:`login`: the client's next requests are anonymous.
+
+        .. versionadded:: 0.1
+        """
+        logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
+        self._dbcase_login_keys = []
 
 
 def _name(cls: type) -> str:
@@ -353,6 +425,17 @@ def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
             f" '{name}.db'."
         )
     return found
+
+
+def _read_fixtures(
+    cls: type[DatabaseTestCase], app: Flask, db: SQLAlchemy, state: _ClassState
+) -> None:
+    module = sys.modules.get(cls.__module__)
+    folders = fixtures.search_path(
+        app, getattr(module, "__file__", None), cls.fixture_dirs
+    )
+    state.fixtures = loader = fixtures.Loader(db, repr(_name(cls)))
+    state.fixture_rows = loader.rows(cls.fixtures, folders)
 
 
 def _migrations_setting(cls: type[DatabaseTestCase], app: Flask) -> t.Any:

@@ -1,0 +1,433 @@
+"""Assertions about what the code under test did to the database.
+
+The statements a test sends are seen with SQLAlchemy's ``before_cursor_execute``
+event on every engine of the app. flask_dbcase's own savepoint statements go to
+the DBAPI connection directly, so they are never counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+import types
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+if t.TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+class Query(t.NamedTuple):
+    """A statement the code under test sent to the database.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The SQL, as the driver received it.
+    statement: str
+    #: The parameters sent with it.
+    parameters: t.Any
+    #: The bind key of the engine (``None`` for the default bind).
+    bind: str | None
+    #: Whether it was one statement run for many sets of parameters.
+    executemany: bool
+
+    def __str__(self) -> str:
+        where = "" if self.bind is None else f" [bind {self.bind!r}]"
+        sql = " ".join(self.statement.split())
+        return f"{sql} -- {self.parameters!r}{where}"
+
+
+class CapturedQueries(t.Sequence[Query]):
+    """The statements sent while a :meth:`~DatabaseAssertions.captureQueries`
+    block runs, in order.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self.queries: list[Query] = []
+
+    @t.overload
+    def __getitem__(self, index: int) -> Query: ...
+
+    @t.overload
+    def __getitem__(self, index: slice) -> list[Query]: ...
+
+    def __getitem__(self, index: int | slice) -> Query | list[Query]:
+        return self.queries[index]
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __repr__(self) -> str:
+        return f"<CapturedQueries {len(self.queries)}>"
+
+    def listing(self) -> str:
+        """The statements, numbered, one per line."""
+        if not self.queries:
+            return "No statements were sent."
+        width = len(str(len(self.queries)))
+        lines = (f"{i:>{width}}. {q}" for i, q in enumerate(self.queries, 1))
+        return "\n".join(lines)
+
+
+class Commit(t.NamedTuple):
+    """A transaction the code under test committed.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The bind key of the engine (``None`` for the default bind).
+    bind: str | None
+    #: Where the commit was called from: the innermost frame outside SQLAlchemy
+    #: and Flask-SQLAlchemy, as ``file:line in function``.
+    caller: str
+
+
+class CapturedCommits(list[Commit]):
+    """The commits made while a :meth:`~DatabaseAssertions.captureCommits` block
+    runs, in order. Rollbacks are counted in :attr:`rollbacks`.
+
+    .. versionadded:: 0.1
+    """
+
+    rollbacks = 0
+
+    def listing(self) -> str:
+        if not self:
+            return "No commit."
+        return "\n".join(
+            f"{i}. bind {c.bind!r}, from {c.caller}" for i, c in enumerate(self, 1)
+        )
+
+
+_LIBRARIES = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep
+    for module in (sa, __import__("flask_sqlalchemy"))
+)
+
+
+def _caller() -> str:
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not frame.filename.startswith(_LIBRARIES + ("<",)):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "unknown"
+
+
+if t.TYPE_CHECKING:
+    _TestCase = unittest.TestCase
+else:
+    _TestCase = object
+
+
+class DatabaseAssertions(_TestCase):
+    """Assertions on the statements, rows and commits of the code under test.
+
+    Mixed into every flask_dbcase test case; they work on every bind.
+    """
+
+    db: t.ClassVar[SQLAlchemy]
+
+    def _engines(self) -> dict[str | None, sa.Engine]:
+        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
+        if state is None or not getattr(self, "_dbcase_ready", False):
+            raise RuntimeError(
+                f"{type(self).__qualname__!r} has no database set up: this"
+                " assertion works while a test runs, after 'super().setUp()'."
+            )
+        engines: dict[str | None, sa.Engine] = state.engines
+        return engines
+
+    # -- statements ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def captureQueries(self) -> t.Iterator[CapturedQueries]:
+        """Capture the statements sent on every bind while the block runs.
+
+        .. code-block:: python
+
+            with self.captureQueries() as queries:
+                client.get("/books")
+            self.assertIn("JOIN", queries[0].statement)
+
+        .. versionadded:: 0.1
+        """
+        captured = CapturedQueries()
+        listeners = []
+        for key, engine in self._engines().items():
+
+            def record(
+                connection: t.Any,
+                cursor: t.Any,
+                statement: str,
+                parameters: t.Any,
+                context: t.Any,
+                executemany: bool,
+                key: str | None = key,
+            ) -> None:
+                captured.queries.append(Query(statement, parameters, key, executemany))
+
+            event.listen(engine, "before_cursor_execute", record)
+            listeners.append((engine, record))
+        try:
+            yield captured
+        finally:
+            for engine, record in listeners:
+                event.remove(engine, "before_cursor_execute", record)
+
+    @contextlib.contextmanager
+    def assertNumQueries(
+        self, number: int, *, bind: str | types.EllipsisType | None = ...
+    ) -> t.Iterator[CapturedQueries]:
+        """Fail unless the block sends exactly ``number`` statements.
+
+        Statements on every bind count, unless ``bind`` names one. The failure
+        lists the statements, numbered. flask_dbcase's own savepoints are not
+        counted.
+
+        .. versionadded:: 0.1
+        """
+        with self.captureQueries() as queries:
+            yield queries
+        found = _on_bind(queries, bind)
+        if len(found) != number:
+            self.fail(_queries_message(found, f"exactly {number}", bind))
+
+    @contextlib.contextmanager
+    def assertMaxQueries(
+        self, number: int, *, bind: str | types.EllipsisType | None = ...
+    ) -> t.Iterator[CapturedQueries]:
+        """Fail if the block sends more than ``number`` statements.
+
+        Like :meth:`assertNumQueries`, for a limit rather than an exact count.
+
+        .. versionadded:: 0.1
+        """
+        with self.captureQueries() as queries:
+            yield queries
+        found = _on_bind(queries, bind)
+        if len(found) > number:
+            self.fail(_queries_message(found, f"at most {number}", bind))
+
+    # -- commits --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def captureCommits(self) -> t.Iterator[CapturedCommits]:
+        """Record the transactions committed, on every bind, while the block runs.
+
+        Inside a :class:`~flask_dbcase.TransactionalTestCase`, a commit of the code
+        under test only releases a savepoint, and the test's rollback undoes it;
+        this tells whether the code committed at all.
+
+        .. versionadded:: 0.1
+        """
+        captured = CapturedCommits()
+        listeners: list[tuple[sa.Engine, str, t.Callable[..., None]]] = []
+        for key, engine in self._engines().items():
+
+            def commit(connection: t.Any, key: str | None = key) -> None:
+                captured.append(Commit(key, _caller()))
+
+            def rollback(connection: t.Any) -> None:
+                captured.rollbacks += 1
+
+            for name, listener in (("commit", commit), ("rollback", rollback)):
+                event.listen(engine, name, listener)
+                listeners.append((engine, name, listener))
+        try:
+            yield captured
+        finally:
+            for engine, name, listener in listeners:
+                event.remove(engine, name, listener)
+
+    @contextlib.contextmanager
+    def assertCommits(self, number: int | None = None) -> t.Iterator[CapturedCommits]:
+        """Fail unless the block commits: ``number`` times, or at least once.
+
+        ``assertCommits(0)`` fails if the block commits at all, and names where.
+
+        .. versionadded:: 0.1
+        """
+        with self.captureCommits() as commits:
+            yield commits
+        if number is None and not commits:
+            rolled = f" (it rolled back {commits.rollbacks} time(s))"
+            self.fail(
+                "The code did not commit"
+                + (rolled if commits.rollbacks else "")
+                + ". A view or function that saves must call db.session.commit()."
+            )
+        if number is not None and len(commits) != number:
+            self.fail(
+                f"The code committed {len(commits)} time(s), expected {number}:\n"
+                + commits.listing()
+            )
+
+    # -- rows -----------------------------------------------------------------
+
+    def assertDatabaseHas(
+        self, model: t.Any, msg: str | None = None, /, **columns: t.Any
+    ) -> None:
+        """Fail unless a row of ``model`` (a model or a table) has these values.
+
+        The database is queried as it is: objects added to the session and not
+        yet flushed are not in it. When no row matches, the failure shows the
+        rows that come closest.
+
+        .. versionadded:: 0.1
+        """
+        table, where = self._row_filter(model, columns)
+        if self._count(table, where):
+            return
+        self.fail(
+            self._formatMessage(
+                msg,
+                f"No row of {table.name!r} has {_shown(columns)}."
+                + self._closest(model, table, columns)
+                + self._pending_hint(),
+            )
+        )
+
+    def assertDatabaseMissing(
+        self, model: t.Any, msg: str | None = None, /, **columns: t.Any
+    ) -> None:
+        """Fail if a row of ``model`` (a model or a table) has these values.
+
+        .. versionadded:: 0.1
+        """
+        table, where = self._row_filter(model, columns)
+        if not self._count(table, where):
+            return
+        rows = self._rows(table, where, limit=5)
+        self.fail(
+            self._formatMessage(
+                msg,
+                f"{table.name!r} has a row with {_shown(columns)}:\n"
+                + "\n".join(f"  {_shown(row)}" for row in rows),
+            )
+        )
+
+    def assertDatabaseCount(
+        self, model: t.Any, count: int, msg: str | None = None, /, **columns: t.Any
+    ) -> None:
+        """Fail unless ``model`` (a model or a table) has ``count`` rows with
+        these values (all its rows, without filters).
+
+        .. versionadded:: 0.1
+        """
+        table, where = self._row_filter(model, columns)
+        found = self._count(table, where)
+        if found == count:
+            return
+        which = f" with {_shown(columns)}" if columns else ""
+        self.fail(
+            self._formatMessage(
+                msg,
+                f"{table.name!r} has {found} row(s){which}, expected {count}."
+                + self._pending_hint(),
+            )
+        )
+
+    def _row_filter(
+        self, model: t.Any, columns: dict[str, t.Any]
+    ) -> tuple[sa.Table, list[t.Any]]:
+        self._engines()
+        table = _table_of(model)
+        where = []
+        for name, value in columns.items():
+            column = _column(model, table, name)
+            where.append(column.is_(None) if value is None else column == value)
+        return table, where
+
+    def _execute(self, statement: t.Any) -> sa.Result[t.Any]:
+        # The database as it is: an assertion must not flush the session.
+        with self.db.session.no_autoflush:
+            return self.db.session.execute(statement)
+
+    def _count(self, table: sa.Table, where: list[t.Any]) -> int:
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        return int(self._execute(query).scalar_one())
+
+    def _rows(
+        self, table: sa.Table, where: list[t.Any], limit: int | None
+    ) -> list[dict[str, t.Any]]:
+        query = sa.select(table).where(*where).limit(limit)
+        return [dict(row) for row in self._execute(query).mappings()]
+
+    def _closest(self, model: t.Any, table: sa.Table, columns: dict[str, t.Any]) -> str:
+        rows = self._rows(table, [], limit=1000)
+        if not rows:
+            return " The table is empty."
+        keys = {_column(model, table, k).key: v for k, v in columns.items()}
+
+        def score(row: dict[str, t.Any]) -> int:
+            return sum(row.get(key) == value for key, value in keys.items())
+
+        ranked = sorted(rows, key=score, reverse=True)[:3]
+        lines = [
+            f"  {_shown(row)} ({score(row)} of {len(keys)} match)" for row in ranked
+        ]
+        return f"\nClosest of its {len(rows)} row(s):\n" + "\n".join(lines)
+
+    def _pending_hint(self) -> str:
+        session = self.db.session()
+        pending = len(session.new) + len(session.dirty) + len(session.deleted)
+        if not pending:
+            return ""
+        return (
+            f"\nThe session has {pending} change(s) not yet flushed; call"
+            " db.session.flush() before asserting."
+        )
+
+
+def _on_bind(
+    queries: CapturedQueries, bind: str | types.EllipsisType | None
+) -> CapturedQueries:
+    if bind is ...:
+        return queries
+    found = CapturedQueries()
+    found.queries = [q for q in queries if q.bind == bind]
+    return found
+
+
+def _queries_message(
+    found: CapturedQueries, expected: str, bind: str | types.EllipsisType | None
+) -> str:
+    where = "" if bind is ... else f" on bind {bind!r}"
+    return (
+        f"{len(found)} statement(s) sent{where}, expected {expected}:\n"
+        + found.listing()
+    )
+
+
+def _table_of(model: t.Any) -> sa.Table:
+    if isinstance(model, sa.Table):
+        return model
+    table = getattr(model, "__table__", None)
+    if isinstance(table, sa.Table):
+        return table
+    raise TypeError(
+        f"Expected a model or a Table, got {model!r}. Pass the model class (Book),"
+        " or its table (Book.__table__)."
+    )
+
+
+def _column(model: t.Any, table: sa.Table, name: str) -> t.Any:
+    if model is not None and not isinstance(model, sa.Table):
+        attribute = getattr(model, name, None)
+        expression = getattr(attribute, "expression", None)
+        if isinstance(expression, sa.ColumnElement):
+            return expression
+    if name in table.c:
+        return table.c[name]
+    known = ", ".join(sorted(table.c.keys()))
+    raise TypeError(f"{table.name!r} has no column {name!r}. Its columns: {known}.")
+
+
+def _shown(values: t.Mapping[str, t.Any]) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + "}"

@@ -1,0 +1,550 @@
+"""Assertions on test client responses, rendered templates and flashed messages."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import typing as t
+import unittest
+from urllib.parse import urljoin
+
+import jinja2
+from flask import message_flashed
+from flask import template_rendered
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from werkzeug.test import TestResponse
+
+    _TestCase = unittest.TestCase
+else:
+    _TestCase = object
+
+#: The status codes a redirect may have.
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
+class RenderedTemplate(t.NamedTuple):
+    """A template the app rendered during the test, and its context.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The template's name (``None`` for one rendered from a string).
+    name: str | None
+    #: The variables it was rendered with, as Flask passed them.
+    context: dict[str, t.Any]
+
+
+class _SilentTemplate(jinja2.Template):
+    """A template that renders nothing, for tests that skip rendering."""
+
+    def render(self, *args: t.Any, **kwargs: t.Any) -> str:
+        return ""
+
+    def generate(self, *args: t.Any, **kwargs: t.Any) -> t.Iterator[str]:
+        return iter(())
+
+
+class Recorder:
+    """Record, for one app, the templates rendered and the messages flashed."""
+
+    def __init__(self, app: Flask, render: bool) -> None:
+        self.app = app
+        self.templates: list[RenderedTemplate] = []
+        self.flashed: list[tuple[str, str]] = []
+        self._render = render
+        self._saved_class: type[jinja2.Template] | None = None
+
+    def start(self) -> None:
+        template_rendered.connect(self._rendered, self.app, weak=False)
+        message_flashed.connect(self._flashed, self.app, weak=False)
+        if not self._render:
+            env = self.app.jinja_env
+            self._saved_class = env.template_class
+            env.template_class = _SilentTemplate
+            if env.cache is not None:
+                env.cache.clear()
+
+    def stop(self) -> None:
+        template_rendered.disconnect(self._rendered, self.app)
+        message_flashed.disconnect(self._flashed, self.app)
+        if self._saved_class is not None:
+            env = self.app.jinja_env
+            env.template_class = self._saved_class
+            if env.cache is not None:
+                env.cache.clear()
+
+    def _rendered(
+        self,
+        app: Flask,
+        template: jinja2.Template,
+        context: dict[str, t.Any],
+        **kw: t.Any,
+    ) -> None:
+        self.templates.append(RenderedTemplate(template.name, dict(context)))
+
+    def _flashed(self, app: Flask, message: str, category: str, **kw: t.Any) -> None:
+        self.flashed.append((category, message))
+
+
+class ResponseAssertions(_TestCase):
+    """Assertions on the responses of :attr:`~flask_dbcase.ClientTestCase.client`.
+
+    The names a Flask-Testing user knows keep their meaning.
+    """
+
+    _dbcase_recorder: Recorder
+
+    #: The templates rendered during the current test, in order.
+    @property
+    def rendered_templates(self) -> list[RenderedTemplate]:
+        return self._dbcase_recorder.templates
+
+    #: The messages flashed during the current test, as ``(category, message)``.
+    @property
+    def flashed_messages(self) -> list[tuple[str, str]]:
+        return self._dbcase_recorder.flashed
+
+    # -- status ----------------------------------------------------------------
+
+    def assertStatus(
+        self, response: TestResponse, status_code: int, msg: str | None = None
+    ) -> None:
+        """Fail unless the response has this status code.
+
+        The failure names the request and shows the start of the body.
+
+        .. versionadded:: 0.1
+        """
+        if response.status_code != status_code:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"Expected status {status_code}, got {response.status}"
+                    f" for {_request_line(response)}.{_body_excerpt(response)}",
+                )
+            )
+
+    def assert200(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 200 OK."""
+        self.assertStatus(response, 200, msg)
+
+    def assert201(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 201 Created."""
+        self.assertStatus(response, 201, msg)
+
+    def assert204(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 204 No Content."""
+        self.assertStatus(response, 204, msg)
+
+    def assert400(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 400 Bad Request."""
+        self.assertStatus(response, 400, msg)
+
+    def assert401(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 401 Unauthorized."""
+        self.assertStatus(response, 401, msg)
+
+    def assert403(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 403 Forbidden."""
+        self.assertStatus(response, 403, msg)
+
+    def assert404(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 404 Not Found."""
+        self.assertStatus(response, 404, msg)
+
+    def assert405(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 405 Method Not Allowed."""
+        self.assertStatus(response, 405, msg)
+
+    def assert409(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 409 Conflict."""
+        self.assertStatus(response, 409, msg)
+
+    def assert422(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 422 Unprocessable Content."""
+        self.assertStatus(response, 422, msg)
+
+    def assert500(self, response: TestResponse, msg: str | None = None) -> None:
+        """Fail unless the status is 500 Internal Server Error."""
+        self.assertStatus(response, 500, msg)
+
+    def assertRedirects(
+        self,
+        response: TestResponse,
+        location: str,
+        msg: str | None = None,
+        *,
+        status_code: int | None = None,
+        target_status_code: int | None = None,
+    ) -> None:
+        """Fail unless the response redirects to ``location``.
+
+        Any redirect status passes (301, 302, 303, 307, 308) unless
+        ``status_code`` names one. ``location`` and the ``Location`` header may
+        each be relative or absolute: both are resolved against the request's
+        URL before they are compared. With ``target_status_code``, the target is
+        requested too, and must answer with that status.
+
+        .. versionadded:: 0.1
+        """
+        request = _request_line(response)
+        if response.status_code not in REDIRECT_CODES:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"Expected a redirect to {location!r}, got {response.status}"
+                    f" for {request}.{_body_excerpt(response)}",
+                )
+            )
+        if status_code is not None and response.status_code != status_code:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"Expected a {status_code} redirect, got {response.status}"
+                    f" for {request}.",
+                )
+            )
+        header = response.headers.get("Location", "")
+        base = response.request.url if response.request else "http://localhost/"
+        if urljoin(base, header) != urljoin(base, location):
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{request} redirects to {header!r}, not to {location!r}.",
+                )
+            )
+        if target_status_code is not None:
+            client = getattr(self, "client", None)
+            if client is None:
+                raise TypeError("target_status_code needs the test's 'client'.")
+            target = client.get(urljoin(base, header))
+            self.assertStatus(target, target_status_code, msg)
+
+    # -- body --------------------------------------------------------------
+
+    def assertContains(
+        self,
+        response: TestResponse,
+        text: str | bytes,
+        count: int | None = None,
+        status_code: int = 200,
+        msg: str | None = None,
+        *,
+        html: bool = False,
+    ) -> None:
+        """Fail unless the response has ``status_code`` and its body ``text``.
+
+        With ``count``, ``text`` must occur exactly that many times. With
+        ``html``, the body and ``text`` are compared as HTML: attribute order and
+        whitespace do not matter, and ``text`` must be whole elements.
+
+        .. versionadded:: 0.1
+        """
+        self.assertStatus(response, status_code, msg)
+        found, needle = _occurrences(response, text, html)
+        if count is None and not found:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{needle!r} not found in the response to"
+                    f" {_request_line(response)}.{_body_excerpt(response)}",
+                )
+            )
+        if count is not None and found != count:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{needle!r} found {found} time(s) in the response to"
+                    f" {_request_line(response)}, expected {count}.",
+                )
+            )
+
+    def assertNotContains(
+        self,
+        response: TestResponse,
+        text: str | bytes,
+        status_code: int = 200,
+        msg: str | None = None,
+        *,
+        html: bool = False,
+    ) -> None:
+        """Fail unless the response has ``status_code`` and not ``text``.
+
+        .. versionadded:: 0.1
+        """
+        self.assertStatus(response, status_code, msg)
+        found, needle = _occurrences(response, text, html)
+        if found:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{needle!r} found {found} time(s) in the response to"
+                    f" {_request_line(response)}.",
+                )
+            )
+
+    def assertJSONEqual(
+        self,
+        response: TestResponse | str | bytes,
+        expected: t.Any,
+        msg: str | None = None,
+    ) -> None:
+        """Fail unless the JSON body (or JSON text) equals ``expected``.
+
+        .. versionadded:: 0.1
+        """
+        self.assertEqual(_json(self, response), expected, msg)
+
+    def assertJSONSubset(
+        self,
+        response: TestResponse | str | bytes,
+        expected: t.Any,
+        msg: str | None = None,
+    ) -> None:
+        """Fail unless the JSON body has everything ``expected`` has.
+
+        Objects may have more keys than ``expected``; arrays must have the same
+        length, and their items are compared in turn the same way. The failure
+        names the first place that differs, such as ``$.books[1].title``.
+
+        .. versionadded:: 0.1
+        """
+        actual = _json(self, response)
+        problem = _subset_problem(actual, expected, "$")
+        if problem:
+            self.fail(self._formatMessage(msg, problem))
+
+    # -- templates and flashed messages --------------------------------------
+
+    def assertTemplateUsed(self, name: str, msg: str | None = None) -> None:
+        """Fail unless the template ``name`` was rendered during the test.
+
+        Works also with :attr:`~flask_dbcase.ClientTestCase.render_templates`
+        set to ``False``.
+
+        .. versionadded:: 0.1
+        """
+        names = [template.name for template in self.rendered_templates]
+        if name not in names:
+            self.fail(
+                self._formatMessage(
+                    msg, f"Template {name!r} was not rendered; {_names(names)}."
+                )
+            )
+
+    def assertTemplateNotUsed(self, name: str, msg: str | None = None) -> None:
+        """Fail if the template ``name`` was rendered during the test.
+
+        .. versionadded:: 0.1
+        """
+        names = [template.name for template in self.rendered_templates]
+        if name in names:
+            self.fail(self._formatMessage(msg, f"Template {name!r} was rendered."))
+
+    def assertContext(self, name: str, value: t.Any, msg: str | None = None) -> None:
+        """Fail unless the context variable ``name`` had ``value``.
+
+        The variable is looked up in the templates rendered during the test, the
+        first rendered first.
+
+        .. versionadded:: 0.1
+        """
+        for template in self.rendered_templates:
+            if name in template.context:
+                self.assertEqual(template.context[name], value, msg)
+                return
+        names = [template.name for template in self.rendered_templates]
+        self.fail(
+            self._formatMessage(
+                msg, f"No rendered template had the variable {name!r}; {_names(names)}."
+            )
+        )
+
+    def assertMessageFlashed(
+        self, message: str, category: str = "message", msg: str | None = None
+    ) -> None:
+        """Fail unless ``message`` was flashed with ``category`` during the test.
+
+        .. versionadded:: 0.1
+        """
+        if (category, message) not in self.flashed_messages:
+            flashed = (
+                "".join(f"\n  {c!r}: {m!r}" for c, m in self.flashed_messages)
+                or " none."
+            )
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{message!r} was not flashed with category {category!r}."
+                    f" Flashed:{flashed}",
+                )
+            )
+
+
+def _request_line(response: TestResponse) -> str:
+    request = getattr(response, "request", None)
+    if request is None:
+        return "the request"
+    query = f"?{request.query_string.decode()}" if request.query_string else ""
+    return f"{request.method} {request.path}{query}"
+
+
+def _body_excerpt(response: TestResponse, limit: int = 300) -> str:
+    if response.is_streamed:
+        return ""
+    body = response.get_data(as_text=True).strip()
+    if not body:
+        return ""
+    cut = body[:limit] + (" ..." if len(body) > limit else "")
+    return f"\nBody: {cut}"
+
+
+def _names(names: list[str | None]) -> str:
+    if not names:
+        return "no template was rendered"
+    return "rendered: " + ", ".join(repr(n) for n in names)
+
+
+def _json(case: unittest.TestCase, response: t.Any) -> t.Any:
+    if isinstance(response, (str, bytes)):
+        text = response
+    else:
+        text = response.get_data(as_text=True)
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        shown = text[:200] if isinstance(text, str) else text[:200].decode("replace")
+        case.fail(f"The body is not JSON ({error}): {shown!r}")
+
+
+def _subset_problem(actual: t.Any, expected: t.Any, path: str) -> str | None:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{path}: expected an object, got {actual!r}."
+        for key, value in expected.items():
+            if key not in actual:
+                known = ", ".join(repr(k) for k in actual) or "none"
+                return f"{path}: no key {key!r} (keys: {known})."
+            problem = _subset_problem(actual[key], value, f"{path}.{key}")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return f"{path}: expected an array, got {actual!r}."
+        if len(actual) != len(expected):
+            return f"{path}: {len(actual)} item(s), expected {len(expected)}."
+        for index, (item, wanted) in enumerate(zip(actual, expected, strict=True)):
+            problem = _subset_problem(item, wanted, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+    if actual != expected or isinstance(actual, bool) != isinstance(expected, bool):
+        return f"{path}: {actual!r} != {expected!r}."
+    return None
+
+
+# -- HTML-aware comparison ------------------------------------------------------
+
+_VOID = frozenset(
+    "area base br col embed hr img input link meta source track wbr".split()
+)
+
+#: An element: its tag, its sorted attributes, and its children.
+_Element = tuple[str, tuple[tuple[str, str], ...], tuple[t.Any, ...]]
+
+
+class _TreeBuilder(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, tuple[tuple[str, str], ...], list[t.Any]]] = [
+            ("", (), [])
+        ]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        normal = []
+        for key, value in attrs:
+            value = value or ""
+            if key == "class":
+                value = " ".join(sorted(value.split()))
+            normal.append((key, value))
+        self.stack.append((tag, tuple(sorted(normal)), []))
+        if tag in _VOID:
+            self._close()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self._close()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        # Close up to the matching element; an unmatched end tag is ignored.
+        if any(open_tag == tag for open_tag, _, _ in self.stack[1:]):
+            while self.stack[-1][0] != tag:
+                self._close()
+            self._close()
+
+    def handle_data(self, data: str) -> None:
+        text = " ".join(data.split())
+        if not text:
+            return
+        children = self.stack[-1][2]
+        if children and isinstance(children[-1], str):
+            children[-1] = f"{children[-1]} {text}"
+        else:
+            children.append(text)
+
+    def _close(self) -> None:
+        tag, attrs, children = self.stack.pop()
+        self.stack[-1][2].append((tag, attrs, tuple(children)))
+
+    def root(self) -> tuple[t.Any, ...]:
+        self.close()
+        while len(self.stack) > 1:
+            self._close()
+        return tuple(self.stack[0][2])
+
+
+def parse_html(text: str) -> tuple[t.Any, ...]:
+    """Parse HTML into nested tuples that compare equal when the HTML is the same
+    but for whitespace, attribute order and the order of class names."""
+    builder = _TreeBuilder()
+    builder.feed(text)
+    return builder.root()
+
+
+def _count_html(haystack: tuple[t.Any, ...], needle: tuple[t.Any, ...]) -> int:
+    if not needle:
+        return 0
+    if len(needle) == 1 and isinstance(needle[0], str):
+        return sum(
+            child.count(needle[0])
+            if isinstance(child, str)
+            else _count_html(child[2], needle)
+            for child in haystack
+        )
+    size = len(needle)
+    found = sum(
+        haystack[i : i + size] == needle for i in range(len(haystack) - size + 1)
+    )
+    for child in haystack:
+        if not isinstance(child, str):
+            found += _count_html(child[2], needle)
+    return found
+
+
+def _occurrences(
+    response: TestResponse, text: str | bytes, html: bool
+) -> tuple[int, str | bytes]:
+    if isinstance(text, bytes):
+        if not html:
+            return response.get_data().count(text), text
+        text = text.decode()
+    body = response.get_data(as_text=True)
+    if not html:
+        return body.count(text), text
+    return _count_html(parse_html(body), parse_html(text)), text

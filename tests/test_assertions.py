@@ -1,0 +1,282 @@
+"""The assertions on statements, rows and commits, on every engine: each one's
+passing and failing path, and the failure's message."""
+
+from __future__ import annotations
+
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+
+from flask_dbcase import DatabaseTestCase
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import Book
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import make_app
+from .support import Note
+
+if t.TYPE_CHECKING:
+    _Mixin = TransactionalTestCase
+else:
+    _Mixin = object
+
+
+class QueryAssertions(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        for name in ("Ann", "Bob", "Cy"):
+            author = Author(name=name)
+            db.session.add(author)
+            db.session.add_all(
+                [Book(title=f"{name} {i}", author=author) for i in (1, 2)]
+            )
+
+    def list_titles(self, eager: bool) -> list[tuple[str, list[str]]]:
+        query = sa.select(Author).order_by(Author.name)
+        if eager:
+            query = query.options(sa.orm.selectinload(Author.books))
+        db.session.expire_all()
+        authors = db.session.scalars(query).all()
+        return [(a.name, sorted(b.title for b in a.books)) for a in authors]
+
+    def test_counts_each_statement_on_every_bind(self) -> None:
+        with self.assertNumQueries(3) as queries:
+            db.session.add(Note(text="on the other bind"))
+            db.session.commit()  # one INSERT on 'other'
+            db.session.scalar(sa.select(sa.func.count()).select_from(Author))
+            db.session.scalar(sa.select(sa.func.count()).select_from(Note))
+        self.assertEqual([q.bind for q in queries], ["other", None, "other"])
+        self.assertTrue(queries[0].statement.startswith("INSERT INTO note"))
+
+    def test_the_librarys_savepoints_are_not_counted(self) -> None:
+        # Commits and rollbacks move savepoints here, and none of it is counted.
+        with self.assertNumQueries(2):
+            db.session.add(Author(name="Di"))
+            db.session.commit()
+            db.session.add(Author(name="Ed"))
+            db.session.flush()
+            db.session.rollback()
+            with db.engine.begin():
+                pass
+
+    def test_failure_lists_the_statements_numbered(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertNumQueries(1):
+                self.list_titles(eager=False)
+        message = str(raised.exception)
+        self.assertIn("4 statement(s) sent, expected exactly 1:\n", message)
+        self.assertRegex(message, r"\n1\. SELECT author\.id, author\.name \s*FROM")
+        self.assertRegex(message, r"\n4\. SELECT book\.id.*WHERE .*book\.author_id")
+
+    def test_n_plus_one_caught_then_fixed_by_eager_loading(self) -> None:
+        with self.assertRaises(self.failureException):
+            with self.assertMaxQueries(2):
+                lazy = self.list_titles(eager=False)
+        with self.assertMaxQueries(2):
+            eager = self.list_titles(eager=True)
+        self.assertEqual(lazy, eager)
+        self.assertEqual(len(eager), 3)
+
+    def test_one_bind(self) -> None:
+        with self.assertNumQueries(0, bind="other"):
+            db.session.scalar(sa.select(Author).limit(1))
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertNumQueries(0, bind=None):
+                db.session.scalar(sa.select(Author).limit(1))
+        self.assertIn(
+            "1 statement(s) sent on bind None, expected exactly 0",
+            str(raised.exception),
+        )
+
+    def test_capture_shows_parameters(self) -> None:
+        with self.captureQueries() as queries:
+            db.session.scalar(sa.select(Author).where(Author.name == "Bob"))
+        (query,) = queries
+        self.assertIn("Bob", str(query.parameters))
+        self.assertIn("Bob", str(query))
+
+    def test_nothing_captured_after_the_block(self) -> None:
+        with self.captureQueries() as queries:
+            pass
+        db.session.scalar(sa.select(Author).limit(1))
+        self.assertEqual(len(queries), 0)
+
+
+class RowAssertions(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        author = Author(name="Ursula")
+        db.session.add_all([author, Book(title="The Dispossessed", author=author)])
+        db.session.add(Note(text="remember"))
+
+    def test_has(self) -> None:
+        self.assertDatabaseHas(Author, name="Ursula")
+        self.assertDatabaseHas(Book.__table__, title="The Dispossessed")
+        self.assertDatabaseHas(Note, text="remember")  # another bind
+
+    def test_has_fails_showing_the_closest_rows(self) -> None:
+        db.session.add(Book(title="Lathe", author_id=self.author_id()))
+        db.session.flush()
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Book, title="The Dispossessed", author_id=999)
+        message = str(raised.exception)
+        self.assertIn(
+            "No row of 'book' has {title='The Dispossessed', author_id=999}.", message
+        )
+        self.assertIn("Closest of its 2 row(s):\n", message)
+        first = message.split("\n")[2]
+        self.assertIn("title='The Dispossessed'", first)
+        self.assertIn("(1 of 2 match)", first)
+
+    def test_has_fails_on_an_empty_table_and_names_unflushed_changes(self) -> None:
+        db.session.execute(sa.delete(Book))
+        db.session.add(Book(title="Unflushed", author_id=self.author_id()))
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Book, title="Unflushed")
+        message = str(raised.exception)
+        self.assertIn("The table is empty.", message)
+        self.assertIn("1 change(s) not yet flushed", message)
+
+    def test_missing(self) -> None:
+        self.assertDatabaseMissing(Author, name="Nobody")
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseMissing(Author, name="Ursula")
+        self.assertRegex(
+            str(raised.exception),
+            r"'author' has a row with \{name='Ursula'\}:\n  \{id=\d+, name='Ursula'\}",
+        )
+
+    def test_count(self) -> None:
+        self.assertDatabaseCount(Book, 1)
+        self.assertDatabaseCount(Book, 0, title="Other")
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseCount(Author, 2, "after the import", name="Ursula")
+        self.assertEqual(
+            str(raised.exception),
+            "'author' has 1 row(s) with {name='Ursula'}, expected 2."
+            " : after the import",
+        )
+
+    def test_none_matches_null(self) -> None:
+        self.assertDatabaseMissing(Book, title=None)
+
+    def test_unknown_column_and_bad_model(self) -> None:
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseHas(Author, nam="Ursula")
+        self.assertEqual(
+            str(raised.exception),
+            "'author' has no column 'nam'. Its columns: id, name.",
+        )
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseHas("author", name="Ursula")
+        self.assertIn("Pass the model class", str(raised.exception))
+
+    def author_id(self) -> int:
+        return db.session.scalar(sa.select(Author.id))  # type: ignore[return-value]
+
+
+class CommitAssertions(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    def test_commit_seen_inside_the_rolled_back_test(self) -> None:
+        with self.assertCommits(1) as commits:
+            db.session.add(Author(name="Kept"))
+            db.session.commit()
+        self.assertEqual(commits[0].bind, None)
+        self.assertIn(__file__, commits[0].caller)
+        self.assertIn("test_commit_seen_inside_the_rolled_back_test", commits[0].caller)
+
+    def test_forgotten_commit_fails(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertCommits():
+                db.session.add(Author(name="Lost"))
+                db.session.flush()
+                db.session.rollback()
+        self.assertEqual(
+            str(raised.exception),
+            "The code did not commit (it rolled back 1 time(s)). A view or function"
+            " that saves must call db.session.commit().",
+        )
+
+    def test_unexpected_commit_names_its_caller(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertCommits(0):
+                db.session.add(Note(text="x"))
+                db.session.commit()
+        message = str(raised.exception)
+        self.assertIn(
+            "The code committed 1 time(s), expected 0:\n1. bind 'other', from ", message
+        )
+        self.assertIn(f"{__file__}:", message)
+
+    def test_session_after_commit_hooks_fire(self) -> None:
+        fired: list[str] = []
+
+        @sa.event.listens_for(db.session, "after_commit")
+        def hook(session: t.Any) -> None:
+            fired.append("after_commit")
+
+        self.addCleanup(sa.event.remove, db.session, "after_commit", hook)
+        db.session.add(Author(name="Hooked"))
+        db.session.commit()
+        self.assertEqual(fired, ["after_commit"])
+
+
+class DatabaseCaseCommits(_Mixin):
+    """The same assertions on a DatabaseTestCase, whose commits are real."""
+
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    def test_commit_and_rows(self) -> None:
+        with self.assertCommits(1), self.assertNumQueries(1):
+            db.session.add(Author(name="Real"))
+            db.session.commit()
+        self.assertDatabaseHas(Author, name="Real")
+
+
+class DatabaseAssertionsOutsideATest(unittest.TestCase):
+    def test_clear_error(self) -> None:
+        case = TransactionalTestCase()
+        with self.assertRaises(RuntimeError) as raised:
+            case.assertDatabaseHas(Author, name="x")
+        self.assertIn(
+            "works while a test runs, after 'super().setUp()'", str(raised.exception)
+        )
+
+
+def _make(base: type, case: type) -> type:
+    return type(base.__name__, (base, case), {})
+
+
+globals().update(
+    engine_classes(
+        [
+            _make(QueryAssertions, TransactionalTestCase),
+            _make(RowAssertions, TransactionalTestCase),
+            _make(CommitAssertions, TransactionalTestCase),
+            _make(DatabaseCaseCommits, DatabaseTestCase),
+        ],
+        ENGINES,
+    )
+)
+del QueryAssertions, RowAssertions, CommitAssertions, DatabaseCaseCommits

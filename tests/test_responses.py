@@ -1,0 +1,283 @@
+"""The response assertions of ClientTestCase: each one's passing and failing path,
+and the failure's message."""
+
+from __future__ import annotations
+
+import typing as t
+import unittest
+
+from flask import abort
+from flask import flash
+from flask import Flask
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from jinja2 import DictLoader
+
+from flask_dbcase import ClientTestCase
+from flask_dbcase.responses import parse_html
+
+from .support import Author
+from .support import db
+from .support import ENGINES
+from .support import make_app
+
+TEMPLATES = {
+    "base.html": "<main>{% block body %}{% endblock %}</main>",
+    "authors.html": (
+        '{% extends "base.html" %}{% block body %}'
+        '<ul class="authors list">{% for a in authors %}'
+        '<li data-id="{{ a.id }}">{{ a.name }}</li>{% endfor %}</ul>'
+        "{% for c, m in get_flashed_messages(with_categories=True) %}"
+        "<p class={{ c }}>{{ m }}</p>{% endfor %}{% endblock %}"
+    ),
+}
+
+
+def shop_app() -> Flask:
+    app = make_app(ENGINES[0], SECRET_KEY="test")
+    app.jinja_loader = DictLoader(TEMPLATES)  # type: ignore[assignment]
+
+    @app.get("/list")
+    def listing() -> str:
+        authors = db.session.scalars(db.select(Author).order_by(Author.name)).all()
+        return render_template("authors.html", authors=authors, title="Authors")
+
+    @app.post("/add")
+    def add() -> t.Any:
+        db.session.add(Author(name="Added"))
+        db.session.commit()
+        flash("Author added.", "success")
+        return redirect(url_for("listing"))
+
+    @app.get("/elsewhere")
+    def elsewhere() -> t.Any:
+        return redirect("https://example.com/away", 301)
+
+    @app.get("/moved")
+    def moved() -> t.Any:
+        return redirect("/missing", 307)
+
+    @app.get("/status/<int:code>")
+    def status(code: int) -> t.Any:
+        if code >= 400:
+            abort(code)
+        return "", code
+
+    @app.get("/api")
+    def api() -> t.Any:
+        return {"books": [{"id": 1, "title": "Dune", "year": 1965}], "total": 1}
+
+    @app.get("/empty")
+    def empty() -> t.Any:
+        return render_template("authors.html", authors=[], title="None")
+
+    return app
+
+
+class Responses(ClientTestCase):
+    create_app = staticmethod(shop_app)
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        db.session.add_all([Author(name="Ann"), Author(name="Bob")])
+
+    def message(
+        self, function: t.Callable[..., t.Any], *args: t.Any, **kw: t.Any
+    ) -> str:
+        with self.assertRaises(self.failureException) as raised:
+            function(*args, **kw)
+        return str(raised.exception)
+
+    def test_status_helpers(self) -> None:
+        self.assert200(self.client.get("/list"))
+        for code in (201, 204):
+            getattr(self, f"assert{code}")(self.client.get(f"/status/{code}"))
+        for code in (400, 401, 403, 404, 409, 422, 500):
+            getattr(self, f"assert{code}")(self.client.get(f"/status/{code}"))
+        self.assert405(self.client.post("/list"))
+        self.assertStatus(self.client.get("/status/202"), 202)
+
+    def test_status_failure_names_the_request_and_shows_the_body(self) -> None:
+        message = self.message(self.assert200, self.client.get("/status/404?x=1"))
+        self.assertTrue(
+            message.startswith(
+                "Expected status 200, got 404 NOT FOUND for GET /status/404?x=1."
+                "\nBody: <!doctype html>"
+            ),
+            message,
+        )
+        message = self.message(self.assert404, self.client.get("/list"), "listing")
+        self.assertTrue(message.endswith(" : listing"), message)
+
+    def test_redirects_relative_and_absolute(self) -> None:
+        response = self.client.post("/add")
+        self.assertEqual(response.headers["Location"], "/list")  # relative
+        self.assertRedirects(response, "/list")
+        self.assertRedirects(response, "http://localhost/list")
+        self.assertRedirects(response, url_for("listing"))
+        self.assertRedirects(response, "/list", status_code=302, target_status_code=200)
+        self.assertRedirects(self.client.get("/elsewhere"), "https://example.com/away")
+
+    def test_redirect_failures(self) -> None:
+        message = self.message(self.assertRedirects, self.client.get("/list"), "/x")
+        self.assertTrue(
+            message.startswith("Expected a redirect to '/x', got 200 OK for GET /list.")
+        )
+        message = self.message(self.assertRedirects, self.client.post("/add"), "/other")
+        self.assertEqual(message, "POST /add redirects to '/list', not to '/other'.")
+        message = self.message(
+            self.assertRedirects, self.client.get("/moved"), "/missing", status_code=302
+        )
+        self.assertEqual(
+            message,
+            "Expected a 302 redirect, got 307 TEMPORARY REDIRECT for GET /moved.",
+        )
+        message = self.message(
+            self.assertRedirects,
+            self.client.get("/moved"),
+            "/missing",
+            target_status_code=200,
+        )
+        self.assertTrue(
+            message.startswith(
+                "Expected status 200, got 404 NOT FOUND for GET /missing."
+            )
+        )
+
+    def test_contains(self) -> None:
+        response = self.client.get("/list")
+        self.assertContains(response, "Ann")
+        self.assertContains(response, b"<li", count=2)
+        self.assertNotContains(response, "Cy")
+        message = self.message(self.assertContains, response, "Cy")
+        self.assertTrue(
+            message.startswith(
+                "'Cy' not found in the response to GET /list.\nBody: <main>"
+            )
+        )
+        message = self.message(self.assertContains, response, "<li", count=3)
+        self.assertEqual(
+            message, "'<li' found 2 time(s) in the response to GET /list, expected 3."
+        )
+        message = self.message(self.assertNotContains, response, "Bob")
+        self.assertEqual(message, "'Bob' found 1 time(s) in the response to GET /list.")
+        message = self.message(self.assertContains, self.client.get("/missing"), "x")
+        self.assertTrue(message.startswith("Expected status 200, got 404"))
+
+    def test_contains_html(self) -> None:
+        response = self.client.get("/list")
+        ann = self.author_id("Ann")
+        # Whitespace, attribute order and class order do not matter.
+        needle = f'<li  data-id="{ann}">\n  Ann </li>'
+        self.assertContains(response, needle, html=True)
+        self.assertNotContains(response, needle)  # as text, it is not there
+        self.assertContains(response, '<ul class="list authors">', count=0, html=True)
+        self.assertContains(response, "<li>Ann</li>", count=0, html=True)
+        self.assertContains(response, "Bob", count=1, html=True)
+
+    def test_parse_html(self) -> None:
+        self.assertEqual(
+            parse_html('<p class="b a" id=x>Hi <br> there</p>'),
+            parse_html("<p id='x' class='a b'>Hi<br/>there</p>"),
+        )
+        self.assertNotEqual(parse_html("<p>Hi</p>"), parse_html("<p>Ho</p>"))
+
+    def test_json(self) -> None:
+        response = self.client.get("/api")
+        expected = {"books": [{"id": 1, "title": "Dune", "year": 1965}], "total": 1}
+        self.assertJSONEqual(response, expected)
+        self.assertJSONEqual('{"a": [1, 2]}', {"a": [1, 2]})
+        self.assertJSONSubset(response, {"books": [{"title": "Dune"}]})
+        message = self.message(self.assertJSONEqual, response, {"total": 2})
+        self.assertIn("'total': 1", message)
+        cases = {
+            "$.books[0].title: 'Dune' != 'Emma'.": {"books": [{"title": "Emma"}]},
+            "$.books: 1 item(s), expected 0.": {"books": []},
+            "$: no key 'count' (keys: 'books', 'total').": {"count": 1},
+            "$.total: 1 != True.": {"total": True},
+            "$.total: expected an object, got 1.": {"total": {}},
+        }
+        for expected_message, subset in cases.items():
+            with self.subTest(subset=subset):
+                self.assertEqual(
+                    self.message(self.assertJSONSubset, response, subset),
+                    expected_message,
+                )
+        message = self.message(self.assertJSONEqual, self.client.get("/list"), {})
+        self.assertTrue(message.startswith("The body is not JSON ("), message)
+
+    def test_templates_and_context(self) -> None:
+        self.client.get("/list")
+        self.assertTemplateUsed("authors.html")
+        self.assertTemplateNotUsed("other.html")
+        self.assertContext("title", "Authors")
+        self.assertEqual(
+            [a.name for a in self.rendered_templates[0].context["authors"]],
+            ["Ann", "Bob"],
+        )
+        message = self.message(self.assertTemplateUsed, "other.html")
+        self.assertEqual(
+            message, "Template 'other.html' was not rendered; rendered: 'authors.html'."
+        )
+        message = self.message(self.assertTemplateNotUsed, "authors.html")
+        self.assertEqual(message, "Template 'authors.html' was rendered.")
+        message = self.message(self.assertContext, "title", "Other")
+        self.assertIn("'Authors' != 'Other'", message)
+        message = self.message(self.assertContext, "missing", 1)
+        self.assertEqual(
+            message,
+            "No rendered template had the variable 'missing';"
+            " rendered: 'authors.html'.",
+        )
+
+    def test_templates_are_per_test(self) -> None:
+        message = self.message(self.assertTemplateUsed, "authors.html")
+        self.assertEqual(
+            message,
+            "Template 'authors.html' was not rendered; no template was rendered.",
+        )
+
+    def test_flashed_messages(self) -> None:
+        response = self.client.post("/add", follow_redirects=True)
+        self.assertMessageFlashed("Author added.", "success")
+        self.assertContains(response, '<p class="success">Author added.</p>', html=True)
+        message = self.message(self.assertMessageFlashed, "Author added.")
+        self.assertEqual(
+            message,
+            "'Author added.' was not flashed with category 'message'."
+            " Flashed:\n  'success': 'Author added.'",
+        )
+        self.assertEqual(self.flashed_messages, [("success", "Author added.")])
+
+    def author_id(self, name: str) -> int:
+        return db.session.scalar(db.select(Author.id).where(Author.name == name))  # type: ignore[return-value]
+
+
+class WithoutRendering(ClientTestCase):
+    create_app = staticmethod(shop_app)
+    render_templates = False
+
+    def test_templates_seen_but_not_rendered(self) -> None:
+        response = self.client.get("/list")
+        self.assertEqual(response.get_data(as_text=True), "")
+        self.assertTemplateUsed("authors.html")
+        self.assertContext("title", "Authors")
+
+
+class RenderingIsBackAfterTheClass(unittest.TestCase):
+    def test_rendering_restored(self) -> None:
+        from .support import run_case
+
+        class Silent(WithoutRendering):
+            reuse_app = True
+
+        class Loud(Responses):
+            reuse_app = True
+
+            def test_rendered(self) -> None:
+                self.assertContains(self.client.get("/list"), "<main>")
+
+        for case in (Silent, Loud):
+            result = run_case(case)
+            self.assertEqual(result.problems(), "")
