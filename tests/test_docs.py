@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -30,3 +32,45 @@ class ReadmeTests(unittest.TestCase):
         result = run_case(module.BookTests)
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(result.testsRun, 2)
+
+
+def example_tests(name: str) -> types.ModuleType:
+    """Import a module of the example suite, whose package is also 'tests'."""
+    folder = os.path.join(ROOT, "examples", "tests")
+    if "bookshop_tests" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "bookshop_tests",
+            os.path.join(folder, "__init__.py"),
+            submodule_search_locations=[folder],
+        )
+        assert spec is not None and spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["bookshop_tests"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"bookshop_tests.{name}")
+
+
+class ExampleQueriesTests(unittest.TestCase):
+    def test_n_plus_one_in_the_list_view_is_reported(self) -> None:
+        sys.path.insert(0, os.path.join(ROOT, "examples"))
+        self.addCleanup(sys.path.remove, os.path.join(ROOT, "examples"))
+        from flask_dbcase import override_config
+
+        BookApiTests = example_tests("test_api").BookApiTests
+
+        class Lazy(BookApiTests):
+            pass
+
+        lazy = override_config(BOOKSHOP_EAGER_LOADING=False)(Lazy)
+        name = "test_list_takes_two_queries_however_many_books"
+        result = unittest.TestResult()
+        unittest.TestSuite([lazy(name)]).run(result)
+        ((_, trace),) = result.failures
+        # The books, then the author of each of the 4 books, one by one.
+        self.assertIn("5 statement(s) sent, expected exactly 2:\n", trace)
+        self.assertIn(
+            "\n5. SELECT author.id, author.name FROM author WHERE author.id = ", trace
+        )
+        result = unittest.TestResult()
+        unittest.TestSuite([BookApiTests(name)]).run(result)
+        self.assertTrue(result.wasSuccessful(), result.failures + result.errors)

@@ -93,14 +93,19 @@ def restock_later(app: Flask, book_id: int, amount: int) -> threading.Thread:
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bookshop.db"
+    app.config["BOOKSHOP_EAGER_LOADING"] = True
     app.config.update(config or {})
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
 
     @app.get("/api/books")
     def list_books() -> list[dict[str, t.Any]]:
-        books = db.session.scalars(sa.select(Book).order_by(Book.title))
-        return [book.to_json() for book in books]
+        query = sa.select(Book).order_by(Book.title)
+        if app.config["BOOKSHOP_EAGER_LOADING"]:
+            # One query for the books, one for all their authors. Without it, each
+            # book's author would cost a query of its own: N+1 queries.
+            query = query.options(sa.orm.selectinload(Book.author))
+        return [book.to_json() for book in db.session.scalars(query)]
 
     @app.get("/api/books/<int:book_id>")
     def show_book(book_id: int) -> dict[str, t.Any]:

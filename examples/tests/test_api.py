@@ -27,6 +27,18 @@ class BookApiTests(BookshopApp, ClientTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual([b["title"] for b in response.json], ["Hyperion"])
 
+    def test_list_takes_two_queries_however_many_books(self):
+        for n in range(3):
+            author = Author(name=f"Author {n}")
+            db.session.add(
+                Book(isbn=f"978000000000{n}", title=f"Book {n}", author=author)
+            )
+        db.session.commit()
+        with self.assertNumQueries(2):
+            response = self.client.get("/api/books")
+        self.assert200(response)
+        self.assertEqual(len(response.json), 4)
+
     def test_show(self):
         response = self.client.get(f"/api/books/{self.book.id}")
         self.assertEqual(response.json["author"], "Dan Simmons")
