@@ -14,9 +14,9 @@ autodoc_typehints = "description"
 nitpicky = True
 # No network here for intersphinx: names from other projects are left unlinked.
 _external = [
-    r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars)\b.*",
-    r"t\.(ClassVar|Any|Callable|Iterable|Hashable)",
-    r"Flask|FlaskClient|AppContext|SQLAlchemy|TestCase",
+    r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars|factory)\b.*",
+    r"(t|types)\.\w+",
+    r"Flask|FlaskClient|AppContext|SQLAlchemy|TestCase|TestResponse",
 ]
 nitpick_ignore_regex = [("py:.*", pattern) for pattern in _external]
 html_theme = "alabaster"

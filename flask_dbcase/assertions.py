@@ -96,6 +96,7 @@ class CapturedCommits(list[Commit]):
     .. versionadded:: 0.1
     """
 
+    #: How many transactions were rolled back meanwhile.
     rollbacks = 0
 
     def listing(self) -> str:
@@ -138,7 +139,7 @@ class DatabaseAssertions(_TestCase):
         if state is None or not getattr(self, "_dbcase_ready", False):
             raise RuntimeError(
                 f"{type(self).__qualname__!r} has no database set up: this"
-                " assertion works while a test runs, after 'super().setUp()'."
+                " assertion works while a test of the class runs."
             )
         engines: dict[str | None, sa.Engine] = state.engines
         return engines

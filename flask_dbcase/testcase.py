@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
 import traceback
@@ -111,27 +110,6 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     _dbcase: t.ClassVar[_ClassState]
     _dbcase_ready = False
 
-    def __init__(self, methodName: str = "runTest") -> None:
-        super().__init__(methodName)
-        self._dbcase_guard_test()
-
-    def _dbcase_guard_test(self) -> None:
-        # Checked when the test runs, so that a setUp that forgot super() fails
-        # loudly instead of running the test without isolation.
-        method = getattr(self, self._testMethodName, None)
-        if method is not None:
-            setattr(self, self._testMethodName, _require_setup(self, method))
-
-    def __getstate__(self) -> dict[str, t.Any]:
-        # Parallel runners pickle tests; the guard is made again on the other side.
-        state = self.__dict__.copy()
-        state.pop(self._testMethodName, None)
-        return state
-
-    def __setstate__(self, state: dict[str, t.Any]) -> None:
-        self.__dict__.update(state)
-        self._dbcase_guard_test()
-
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
@@ -191,8 +169,14 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
                 " TransactionalTestCase."
             )
 
-    def setUp(self) -> None:
-        super().setUp()
+    def _callSetUp(self) -> None:
+        # Before the class's own setUp, as Django and Flask-Testing do: a setUp
+        # that does not call super().setUp() still runs with the app and the
+        # isolation in place, and so does everything it does.
+        self._dbcase_set_up()
+        super()._callSetUp()  # type: ignore[misc]
+
+    def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:
             name = _name(type(self))
             raise RuntimeError(
@@ -309,12 +293,13 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     client: FlaskClient
 
     #: Set to ``False`` to skip rendering templates: views then return empty
-    #: bodies, and :meth:`assertTemplateUsed` and :meth:`assertContext` still see
+    #: bodies, and :meth:`~.ResponseAssertions.assertTemplateUsed` and
+    #: :meth:`~.ResponseAssertions.assertContext` still see
     #: every template a view asked for, with its context.
     render_templates: t.ClassVar[bool] = True
 
-    def setUp(self) -> None:
-        super().setUp()
+    def _dbcase_set_up(self) -> None:
+        super()._dbcase_set_up()
         base = self.client_class or self.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
         self.client = cls(self.app, self.app.response_class, use_cookies=True)
@@ -349,21 +334,6 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
 def _name(cls: type) -> str:
     """Name a class as its author wrote it, without a function's ``<locals>``."""
     return cls.__qualname__.rpartition("<locals>.")[2]
-
-
-def _require_setup(case: DatabaseTestCase, method: t.Callable[..., t.Any]) -> t.Any:
-    @functools.wraps(method)
-    def run_test(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        if not case._dbcase_ready:
-            name = _name(type(case))
-            raise RuntimeError(
-                f"{name!r} did not set up the test's isolation: its 'setUp' did not"
-                f" call 'super().setUp()'. Add that call to '{name}.setUp' before"
-                " anything that uses the app or the database."
-            )
-        return method(*args, **kwargs)
-
-    return run_test
 
 
 def _build_app(cls: type[DatabaseTestCase]) -> Flask:

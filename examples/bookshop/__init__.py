@@ -6,15 +6,24 @@ import os
 import threading
 import typing as t
 
+import flask_login
 import sqlalchemy as sa
 from flask import abort
+from flask import flash
 from flask import Flask
+from flask import redirect
+from flask import render_template
 from flask import request
+from flask import url_for
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
 db = SQLAlchemy()
 migrate = Migrate()
+login_manager = flask_login.LoginManager()
+login_manager.login_view = "login"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
@@ -42,9 +51,23 @@ class Book(db.Model):  # type: ignore[name-defined,misc]
         }
 
 
-class Customer(db.Model):  # type: ignore[name-defined,misc]
+class Customer(flask_login.UserMixin, db.Model):  # type: ignore[name-defined,misc]
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(120), unique=True, nullable=False)
+    password_hash = db.Column(db.String(256))
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(
+            self.password_hash, password
+        )
+
+
+@login_manager.user_loader
+def load_customer(customer_id: str) -> Customer | None:
+    return db.session.get(Customer, int(customer_id))
 
 
 class Order(db.Model):  # type: ignore[name-defined,misc]
@@ -94,9 +117,12 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bookshop.db"
     app.config["BOOKSHOP_EAGER_LOADING"] = True
+    app.config["SECRET_KEY"] = "dev"  # set a real one in production
     app.config.update(config or {})
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
+    login_manager.init_app(app)
+    add_pages(app)
 
     @app.get("/api/books")
     def list_books() -> list[dict[str, t.Any]]:
@@ -158,3 +184,62 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         return {"name": author.name, "books": [b.title for b in author.books]}
 
     return app
+
+
+def add_pages(app: Flask) -> None:
+    """The HTML side: log in, browse the books, order one."""
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> t.Any:
+        if request.method == "POST":
+            customer = db.session.scalar(
+                sa.select(Customer).filter_by(email=request.form.get("email", ""))
+            )
+            if customer and customer.check_password(request.form.get("password", "")):
+                flask_login.login_user(customer)
+                flash(f"Welcome, {customer.email}.", "success")
+                return redirect(url_for("books"))
+            flash("Wrong email or password.", "error")
+        return render_template("login.html")
+
+    @app.post("/logout")
+    def logout() -> t.Any:
+        flask_login.logout_user()
+        return redirect(url_for("login"))
+
+    @app.get("/books")
+    def books() -> str:
+        q = request.args.get("q", "").strip()
+        query = sa.select(Book).order_by(Book.title)
+        if q:
+            query = query.where(Book.title.ilike(f"%{q}%"))
+        query = query.options(sa.orm.selectinload(Book.author))
+        found = db.session.scalars(query).all()
+        return render_template("books.html", books=found, q=q)
+
+    @app.post("/books/<int:book_id>/order")
+    @flask_login.login_required
+    def order(book_id: int) -> t.Any:
+        book = db.get_or_404(Book, book_id)
+        quantity = request.form.get("quantity", "1")
+        if not quantity.isdigit() or int(quantity) < 1:
+            flash("Order at least one copy.", "error")
+            return redirect(url_for("books"))
+        try:
+            place_order(flask_login.current_user, book, int(quantity))
+        except OutOfStock:
+            flash(f"Not enough copies of {book.title}.", "error")
+            return redirect(url_for("books"))
+        flash(f"Ordered {quantity} of {book.title}.", "success")
+        return redirect(url_for("orders"))
+
+    @app.get("/orders")
+    @flask_login.login_required
+    def orders() -> str:
+        mine = db.session.scalars(
+            sa.select(Order)
+            .filter_by(customer_id=flask_login.current_user.id)
+            .order_by(Order.id)
+            .options(sa.orm.joinedload(Order.book))
+        ).all()
+        return render_template("orders.html", orders=mine)

@@ -12,7 +12,6 @@ from .base import BookshopApp
 
 class RestockTests(BookshopApp, DatabaseTestCase):
     def setUp(self):
-        super().setUp()
         self.book = Book(
             isbn="9780765326355",
             title="The Way of Kings",

@@ -18,7 +18,7 @@ class MigratedSchemaTests(BookshopApp, TransactionalTestCase):
 
     def test_schema_is_at_the_head(self):
         version = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
-        self.assertEqual(version, "826b6f35eb5f")
+        self.assertEqual(version, "6878145a46ab")
 
     def test_models_work_on_the_migrated_schema(self):
         db.session.add(
