@@ -52,6 +52,7 @@ class Recorder:
     def __init__(self, app: Flask, render: bool) -> None:
         self.app = app
         self.templates: list[RenderedTemplate] = []
+        #: ``(message, category)``, in Flask-Testing's order.
         self.flashed: list[tuple[str, str]] = []
         self._render = render
         self._saved_class: type[jinja2.Template] | None = None
@@ -85,7 +86,7 @@ class Recorder:
         self.templates.append(RenderedTemplate(template.name, dict(context)))
 
     def _flashed(self, app: Flask, message: str, category: str, **kw: t.Any) -> None:
-        self.flashed.append((category, message))
+        self.flashed.append((message, category))
 
 
 class ResponseAssertions(_TestCase):
@@ -101,7 +102,8 @@ class ResponseAssertions(_TestCase):
     def rendered_templates(self) -> list[RenderedTemplate]:
         return self._dbcase_recorder.templates
 
-    #: The messages flashed during the current test, as ``(category, message)``.
+    #: The messages flashed during the current test, as ``(message, category)``
+    #: (Flask-Testing's order, not ``get_flashed_messages``').
     @property
     def flashed_messages(self) -> list[tuple[str, str]]:
         return self._dbcase_recorder.flashed
@@ -369,9 +371,9 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        if (category, message) not in self.flashed_messages:
+        if (message, category) not in self.flashed_messages:
             flashed = (
-                "".join(f"\n  {c!r}: {m!r}" for c, m in self.flashed_messages)
+                "".join(f"\n  {c!r}: {m!r}" for m, c in self.flashed_messages)
                 or " none."
             )
             self.fail(

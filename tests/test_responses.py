@@ -248,7 +248,7 @@ class Responses(ClientTestCase):
             "'Author added.' was not flashed with category 'message'."
             " Flashed:\n  'success': 'Author added.'",
         )
-        self.assertEqual(self.flashed_messages, [("success", "Author added.")])
+        self.assertEqual(self.flashed_messages, [("Author added.", "success")])
 
     def author_id(self, name: str) -> int:
         return db.session.scalar(db.select(Author.id).where(Author.name == name))  # type: ignore[return-value]
