@@ -14,7 +14,7 @@ autodoc_typehints = "description"
 nitpicky = True
 # No network here for intersphinx: names from other projects are left unlinked.
 _external = [
-    r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars|factory)\b.*",
+    r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars|factory|multiprocessing)\b.*",
     r"(t|types)\.\w+",
     r"Flask|FlaskClient|AppContext|SQLAlchemy|TestCase|TestResponse",
 ]

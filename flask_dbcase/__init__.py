@@ -4,6 +4,7 @@ from .config import override_config as override_config
 from .fixtures import FixtureError as FixtureError
 from .testcase import ClientTestCase as ClientTestCase
 from .testcase import DatabaseTestCase as DatabaseTestCase
+from .testcase import LiveServerTestCase as LiveServerTestCase
 from .testcase import TransactionalTestCase as TransactionalTestCase
 from .transaction import ImplicitCommitError as ImplicitCommitError
 
@@ -14,6 +15,7 @@ __all__ = [
     "DatabaseTestCase",
     "FixtureError",
     "ImplicitCommitError",
+    "LiveServerTestCase",
     "TransactionalTestCase",
     "override_config",
 ]

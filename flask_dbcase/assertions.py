@@ -378,12 +378,23 @@ class DatabaseAssertions(_TestCase):
     def _pending_hint(self) -> str:
         session = self.db.session()
         pending = len(session.new) + len(session.dirty) + len(session.deleted)
-        if not pending:
-            return ""
-        return (
-            f"\nThe session has {pending} change(s) not yet flushed; call"
-            " db.session.flush() before asserting."
-        )
+        hint = ""
+        if pending:
+            hint += (
+                f"\nThe session has {pending} change(s) not yet flushed; call"
+                " db.session.flush() before asserting."
+            )
+        own = getattr(type(self), "_dbcase", None)
+        if own is not None and own.transaction is None and session.in_transaction():
+            # Rows other threads or the live server committed meanwhile are
+            # invisible to a transaction that began before, under REPEATABLE READ.
+            if self.db.engine.dialect.name in ("mysql", "mariadb"):
+                hint += (
+                    "\nThe test's session is in a transaction that began before"
+                    " other connections' latest commits, which REPEATABLE READ hides"
+                    " from it; call db.session.rollback() before asserting."
+                )
+        return hint
 
 
 def _on_bind(

@@ -9,6 +9,7 @@ import typing as t
 import unittest
 
 from flask import Flask
+from flask import url_for
 from flask.testing import FlaskClient
 
 from . import database
@@ -20,6 +21,7 @@ from .client import login
 from .client import logout
 from .config import class_overrides
 from .config import override_config
+from .liveserver import LiveServer
 from .responses import Recorder
 from .responses import ResponseAssertions
 from .schema import empty_all
@@ -329,6 +331,67 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         """
         logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
         self._dbcase_login_keys = []
+
+
+class LiveServerTestCase(DatabaseTestCase):
+    """Serve the app over real HTTP, for browser tests and HTTP clients.
+
+    Once per class, after the app and the schema are ready, a Werkzeug server
+    starts in a thread on a free port of ``127.0.0.1``, serving the class's app
+    object itself; :attr:`live_server_url` is its address. The server is stopped,
+    and its thread joined, when the class ends. It is a thread, not a process, so
+    it works the same under every :mod:`multiprocessing` start method and every
+    test runner.
+
+    The server's requests commit for real, in the test database: as in
+    :class:`DatabaseTestCase`, what the test commits is visible to the server and
+    the other way round, and every table is emptied after each test. An exception
+    a view raises while a test runs fails that test, with the request and the
+    traceback.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The address the server listens on.
+    live_server_host: t.ClassVar[str] = "127.0.0.1"
+
+    #: The port; ``0`` lets the system pick a free one.
+    live_server_port: t.ClassVar[int] = 0
+
+    #: The server's URL, such as ``http://127.0.0.1:41234``, without a slash at
+    #: the end.
+    live_server_url: t.ClassVar[str]
+
+    _dbcase_server: t.ClassVar[LiveServer]
+
+    @classmethod
+    def _begin_class_isolation(cls) -> None:
+        super()._begin_class_isolation()
+        server = LiveServer(cls.app, cls.live_server_host, cls.live_server_port)
+        server.start()
+        cls.addClassCleanup(server.stop)
+        cls._dbcase_server = server
+        cls.live_server_url = server.url
+
+    def _dbcase_set_up(self) -> None:
+        super()._dbcase_set_up()
+        self._dbcase_server.take_errors()
+        self.addCleanup(self._dbcase_check_server)
+
+    def _dbcase_check_server(self) -> None:
+        errors = self._dbcase_server.take_errors()
+        if errors:
+            raise AssertionError(
+                f"The live server failed {len(errors)} time(s) during the test:\n"
+                + "\n".join(errors)
+            )
+
+    def live_url(self, endpoint: str, **values: t.Any) -> str:
+        """The live server's URL for ``endpoint``, built with ``url_for``.
+
+        .. versionadded:: 0.1
+        """
+        return self.live_server_url + url_for(endpoint, _external=False, **values)
 
 
 def _name(cls: type) -> str:
