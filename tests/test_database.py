@@ -474,9 +474,11 @@ class ShopTests(_Mixin):
         if not self.engine.postgresql:
             self.skipTest("templates are PostgreSQL's")
         template = f"test_{self.name}_template"
-        first = self.start(SHOP_HOLD="1.5")
+        # The first two hold their databases (and the second its template) long
+        # enough for the third to start while both run.
+        first = self.start(SHOP_HOLD="2.5")
         time.sleep(0.7)
-        second = self.start(SHOP_HOLD="1")
+        second = self.start(SHOP_HOLD="2")
         time.sleep(1.2)
         third = self.start(SHOP_EXTRA_COLUMN="1")
         results = [self.finish(p) for p in (first, second, third)]
