@@ -30,7 +30,9 @@ MODULES = ("test_models", "test_api", "test_jobs")
 class HandWrittenTestCase(unittest.TestCase):
     """An app, its tables, and a client, built and torn down around each test."""
 
-    def setUp(self) -> None:
+    # Before the class's own setUp, which need not call super(), as with
+    # flask_dbcase.
+    def _callSetUp(self) -> None:
         from bookshop import db
 
         self.app: t.Any = self.create_app()  # type: ignore[attr-defined]
@@ -42,8 +44,10 @@ class HandWrittenTestCase(unittest.TestCase):
             set_up_test_data()
             db.session.commit()
         self.client = self.app.test_client()
+        self.addCleanup(self._tear_down)
+        super()._callSetUp()  # type: ignore[misc]
 
-    def tearDown(self) -> None:
+    def _tear_down(self) -> None:
         from bookshop import db
 
         db.session.remove()
@@ -51,6 +55,18 @@ class HandWrittenTestCase(unittest.TestCase):
         for engine in db.engines.values():
             engine.dispose()
         self.app_context.pop()
+
+
+#: Tests that use flask_dbcase's own assertions, left out of both runs.
+OURS_ONLY = {"test_list_takes_two_queries_however_many_books"}
+
+
+def _tests(suite: unittest.TestSuite) -> t.Iterator[unittest.TestCase]:
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from _tests(item)
+        else:
+            yield item
 
 
 def run_suite(style: str) -> None:
@@ -63,6 +79,10 @@ def run_suite(style: str) -> None:
             setattr(flask_dbcase, name, HandWrittenTestCase)
     loader = unittest.TestLoader()
     suite = unittest.TestSuite(loader.loadTestsFromName(f"tests.{m}") for m in MODULES)
+    # The same tests both ways.
+    suite = unittest.TestSuite(
+        test for test in _tests(suite) if test._testMethodName not in OURS_ONLY
+    )
     start = time.perf_counter()
     with open(os.devnull, "w") as quiet:
         result = unittest.TextTestRunner(stream=quiet).run(suite)

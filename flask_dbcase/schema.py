@@ -289,6 +289,22 @@ def empty_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
 
 
+def rows_left(metadata: sa.MetaData, engine: sa.Engine) -> dict[str, int]:
+    """Count the rows of the tables of ``metadata`` that have any, by table name."""
+    tables, probe = _probe(metadata)
+    if not tables:
+        return {}
+    with engine.connect() as connection:
+        found = connection.execute(probe).one()
+        return {
+            table.name: int(
+                connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+            )
+            for table, rows in zip(tables, found, strict=True)
+            if rows
+        }
+
+
 _probes: weakref.WeakKeyDictionary[sa.MetaData, tuple[list[sa.Table], t.Any]] = (
     weakref.WeakKeyDictionary()
 )

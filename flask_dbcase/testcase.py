@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import traceback
 import typing as t
 import unittest
 
+import sqlalchemy as sa
 from flask import Flask
 from flask import url_for
 from flask.testing import FlaskClient
+from sqlalchemy.pool import NullPool
 
 from . import database
 from . import fixtures
@@ -25,6 +28,8 @@ from .liveserver import LiveServer
 from .responses import Recorder
 from .responses import ResponseAssertions
 from .schema import empty_all
+from .schema import empty_tables
+from .schema import rows_left
 from .schema import schemas
 from .schema import Template
 from .testdata import forget_copies
@@ -33,7 +38,6 @@ from .testdata import wrap_test_data
 from .transaction import TestTransaction
 
 if t.TYPE_CHECKING:
-    import sqlalchemy as sa
     from flask.ctx import AppContext
     from flask_sqlalchemy import SQLAlchemy
 
@@ -46,6 +50,10 @@ class _ClassState:
         self.engines: dict[str | None, sa.Engine] = {}
         self.transaction: TestTransaction | None = None
         self.test_data: dict[str, t.Any] = {}
+        #: Engines of our own, outside the test transaction, for strict isolation.
+        self.observers: dict[str | None, sa.Engine] = {}
+        #: Leaked rows already reported, per bind and table.
+        self.leaked: dict[str | None, dict[str, int]] = {}
         self.fixtures: fixtures.Loader | None = None
         self.fixture_rows: list[t.Any] = []
 
@@ -241,9 +249,17 @@ class TransactionalTestCase(DatabaseTestCase):
         the database or on the objects, is gone for the next test.
         """
 
+    #: Also look for rows committed outside the test transaction after each test,
+    #: not only after the class, so that the test that leaked fails. Costs a
+    #: connection and a query per database per test. The environment variable
+    #: ``FLASK_DBCASE_STRICT=1`` turns it on for every class.
+    strict_isolation: t.ClassVar[bool] = False
+
     @classmethod
     def _begin_class_isolation(cls) -> None:
         state = cls._dbcase
+        # Registered first, so that it runs after the transaction is rolled back.
+        cls.addClassCleanup(_check_leaks, cls, None)
         state.transaction = transaction = TestTransaction(state.engines.values())
         cls.addClassCleanup(transaction.close)
         before = dict(vars(cls))
@@ -271,6 +287,8 @@ class TransactionalTestCase(DatabaseTestCase):
         finally:
             forget_copies(self, self._dbcase.test_data)
             transaction.end_test()
+        if self.strict_isolation or os.environ.get(STRICT_ENV) == "1":
+            _check_leaks(type(self), self)
 
 
 class ClientTestCase(ResponseAssertions, TransactionalTestCase):
@@ -535,6 +553,61 @@ def _dispose(engines: t.Iterable[sa.Engine]) -> None:
         # The engine lingers in reference cycles until a full garbage collection;
         # its compiled statements need not linger with it.
         engine.clear_compiled_cache()
+
+
+#: Environment variable: ``1`` looks for leaked rows after every test.
+STRICT_ENV = "FLASK_DBCASE_STRICT"
+
+
+def _check_leaks(
+    cls: type[TransactionalTestCase], test: TransactionalTestCase | None
+) -> None:
+    """Fail if rows were committed outside the test transaction.
+
+    Every table starts the class empty, and everything done through the app's
+    engines is rolled back, so another connection must find no row: after the
+    class (``test`` is ``None``), when the transaction is gone, or after a test,
+    through connections of its own. After the class, the rows found are deleted,
+    so that the next class starts clean.
+    """
+    state = cls._dbcase
+    found: list[str] = []
+    for key, engine in state.engines.items():
+        metadata = cls.db.metadatas.get(key)
+        if metadata is None or database.is_memory_sqlite(engine.url):
+            continue
+        observer = engine
+        if test is not None:
+            if key not in state.observers:
+                own = sa.create_engine(engine.url, poolclass=NullPool)
+                state.observers[key] = own
+                cls.addClassCleanup(own.dispose)
+            observer = state.observers[key]
+        rows = rows_left(metadata, observer)
+        if test is not None:
+            # After a test, only what it added: an earlier test was blamed for the
+            # rest. Rows it removed are forgotten.
+            seen = state.leaked.get(key, {})
+            state.leaked[key] = rows
+            rows = {
+                n: c - seen.get(n, 0) for n, c in rows.items() if c > seen.get(n, 0)
+            }
+        if rows:
+            counts = ", ".join(f"{name!r}: {n}" for name, n in rows.items())
+            found.append(f"{counts} in {database.describe_url(engine.url)}")
+            if test is None:
+                empty_tables(metadata, engine)
+    if not found:
+        return
+    where = f"test {test._testMethodName!r}" if test else "the class"
+    raise AssertionError(
+        f"Rows were committed outside the test transaction during {where} of"
+        f" {_name(cls)!r}: {'; '.join(found)}. Something wrote through a connection"
+        " flask_dbcase does not manage: an engine the app or the test made itself"
+        " (use db.engine), a thread or process with a connection of its own, or"
+        " an implicit commit on MySQL or MariaDB. Such code belongs in a"
+        " DatabaseTestCase." + (" The rows were deleted." if test is None else "")
+    )
 
 
 def _forget_class(cls: type[DatabaseTestCase]) -> None:

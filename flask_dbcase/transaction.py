@@ -21,6 +21,7 @@ from .database import same_database_key
 
 TEST_SAVEPOINT = "dbcase_test"
 APP_SAVEPOINT = "dbcase_app"
+CHECK_SAVEPOINT = "dbcase_check"
 
 
 class ImplicitCommitError(RuntimeError):
@@ -46,6 +47,9 @@ class _Savepoints:
         #: Set while the test's own context is torn down: the whole test is about
         #: to be rolled back, so the rollbacks done on the way are skipped.
         self.closing = False
+        #: The database has deferrable constraints (PostgreSQL): they are checked
+        #: where a real COMMIT would check them.
+        self.deferrable = False
 
     def run(self, sql: str) -> None:
         cursor = self.dbapi.cursor()
@@ -60,12 +64,39 @@ class _Savepoints:
         self.reset()
 
     def end_test(self) -> None:
-        """Undo everything done since :meth:`begin_tests`."""
+        """Undo everything done since :meth:`begin_tests`.
+
+        :raises AssertionError: The test left deferred constraints violated, which
+            a real COMMIT would have refused. It is rolled back all the same.
+        """
         self.closing = False
+        violated: Exception | None = None
         # Nothing ran since the state the test started from: nothing to undo.
         if self.dirty or self.base != TEST_SAVEPOINT:
+            if self.deferrable:
+                violated = self.check_deferred()
             self.run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
         self.reset()
+        if violated is not None:
+            raise AssertionError(
+                "The test left deferred constraints violated; a real COMMIT would"
+                f" have failed: {violated}"
+            ) from violated
+
+    def check_deferred(self) -> Exception | None:
+        """Check the deferred constraints now, as COMMIT would; return the error.
+
+        Inside a savepoint that is rolled back afterwards, which keeps the
+        constraints deferred for what follows.
+        """
+        self.run(f"SAVEPOINT {CHECK_SAVEPOINT}")
+        try:
+            self.run("SET CONSTRAINTS ALL IMMEDIATE")
+        except Exception as error:  # the driver's IntegrityError
+            return error
+        finally:
+            self.run(f"ROLLBACK TO SAVEPOINT {CHECK_SAVEPOINT}")
+        return None
 
     def reset(self) -> None:
         self.base = TEST_SAVEPOINT
@@ -103,6 +134,13 @@ class SharedConnection:
         state = self._savepoints
         if not state.dirty or self._autocommit:
             return
+        if state.deferrable:
+            violated = state.check_deferred()
+            if violated is not None:
+                # As a real COMMIT: refused, and the transaction rolled back.
+                state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
+                state.dirty = False
+                raise violated
         if state.base == APP_SAVEPOINT:
             state.run(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
         # What was done is now kept; the next transaction needs its own savepoint.
@@ -144,6 +182,11 @@ class _Database:
             connection.exec_driver_sql("BEGIN")
         self.dbapi_connection = dbapi_connection
         self.savepoints = _Savepoints(dbapi_connection)
+        if engine.dialect.name == "postgresql":
+            found = connection.exec_driver_sql(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE condeferrable)"
+            )
+            self.savepoints.deferrable = bool(found.scalar())
         self.saved_pools: list[t.Any] = []
 
     def adopt(self, engine: sa.Engine) -> None:
@@ -217,14 +260,19 @@ class TestTransaction:
             own. The transaction is begun again, so later tests stay isolated.
         """
         failed: list[str] = []
+        violated: AssertionError | None = None
         for database in self._databases.values():
             try:
                 database.savepoints.end_test()
+            except AssertionError as error:  # rolled back; the others must be too
+                violated = error
             except Exception as error:  # raised by the driver, not by SQLAlchemy
                 if not _lost_savepoint(database, error):
                     raise
                 failed.append(describe_url(database.url))
                 self._restart(database)
+        if violated is not None and not failed:
+            raise violated
         if failed:
             raise ImplicitCommitError(
                 f"The test transaction on {', '.join(failed)} was committed by the"

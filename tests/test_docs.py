@@ -68,8 +68,11 @@ class ExampleQueriesTests(unittest.TestCase):
         ((_, trace),) = result.failures
         # The books, then the author of each of the 4 books, one by one.
         self.assertIn("5 statement(s) sent, expected exactly 2:\n", trace)
-        self.assertIn(
-            "\n5. SELECT author.id, author.name FROM author WHERE author.id = ", trace
+        # SQLAlchemy 2.0 labels the columns of a lazy load; 2.1 does not.
+        self.assertRegex(
+            trace,
+            r"\n5\. SELECT author\.id( AS author_id)?, author\.name( AS author_name)?"
+            r" FROM author WHERE author\.id = ",
         )
         result = unittest.TestResult()
         unittest.TestSuite([BookApiTests(name)]).run(result)

@@ -525,8 +525,12 @@ class ServerTests(unittest.TestCase):
                 self.assertEqual(names, ["leaked"])
 
         result = run_case(DdlTests)
-        self.assertEqual(len(result.errors), 1, result.problems())
-        test, error = result.errors[0]
+        # The test that caused it, and the class: its leak check finds the row.
+        self.assertEqual(len(result.errors), 2, result.problems())
+        (test, error), (holder, leak) = result.errors
+        self.assertIn("tearDownClass", str(holder))
+        self.assertIn("'DdlTests': 'author': 1 in 'mysql+pymysql://", leak)
+        self.assertIn("The rows were deleted.", leak)
         self.assertTrue(test.id().endswith("test_1_ddl"))
         self.assertIn(ImplicitCommitError.__name__, error)
         self.assertIn(

@@ -99,7 +99,8 @@ class BrowserTests(BookshopApp, LiveServerTestCase):
         self.log_in()
         row = self.wait_for(f"#book-{self.book_id}")
         row.find_element(By.TAG_NAME, "button").click()
-        flash = self.wait_for("p.flash.success")
+        self.wait_for("#orders")  # the next page, not the flash of the one before
+        flash = self.browser.find_element(By.CSS_SELECTOR, "p.flash.success")
         self.assertEqual(flash.text, "Ordered 1 of The Dispossessed.")
         self.assertEqual(
             self.browser.find_element(By.ID, "orders").text, "1 × The Dispossessed"
