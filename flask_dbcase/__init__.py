@@ -6,12 +6,14 @@ from .testcase import ClientTestCase as ClientTestCase
 from .testcase import DatabaseTestCase as DatabaseTestCase
 from .testcase import LiveServerTestCase as LiveServerTestCase
 from .testcase import TransactionalTestCase as TransactionalTestCase
+from .transaction import ConnectionLostError as ConnectionLostError
 from .transaction import ImplicitCommitError as ImplicitCommitError
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ClientTestCase",
+    "ConnectionLostError",
     "DatabaseTestCase",
     "FixtureError",
     "ImplicitCommitError",

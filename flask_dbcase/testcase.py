@@ -35,6 +35,7 @@ from .schema import Template
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
+from .transaction import ConnectionLostError
 from .transaction import TestTransaction
 
 if t.TYPE_CHECKING:
@@ -275,7 +276,14 @@ class TransactionalTestCase(DatabaseTestCase):
         transaction.begin_tests()
 
     def _load_fixtures(self) -> None:
-        pass  # loaded once, with the class's data
+        transaction = self._dbcase.transaction
+        if transaction is not None and transaction.lost:
+            raise ConnectionLostError(
+                f"The connection to {transaction.lost} was lost during an earlier"
+                f" test of {_name(type(self))!r}, with the class's transaction and"
+                " its data: this test cannot run isolated."
+            )
+        # Fixtures are loaded once, with the class's data.
 
     def _end_test(self, context: AppContext) -> None:
         self._dbcase_ready = False

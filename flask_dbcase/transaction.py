@@ -34,6 +34,17 @@ class ImplicitCommitError(RuntimeError):
     """
 
 
+class ConnectionLostError(RuntimeError):
+    """The connection of a test transaction was lost while a test ran.
+
+    The server ended it (it was killed, or restarted), and the class's transaction
+    went with it. The class's later tests fail with this error; later classes get
+    new connections.
+
+    .. versionadded:: 0.1
+    """
+
+
 class _Savepoints:
     """The state of one database's test transaction, shared by its engines."""
 
@@ -200,11 +211,26 @@ class _Database:
         self.saved_pools.append(engine.pool)
         engine.pool = StaticPool(lambda: shared, dialect=engine.dialect)
 
+    def is_disconnect(self, error: Exception) -> bool:
+        """Tell whether ``error`` means the real connection is gone."""
+        if isinstance(error, sa.exc.DBAPIError):
+            if error.connection_invalidated:
+                return True
+            error = t.cast(Exception, error.orig)
+        dialect = self.connection.dialect
+        found = dialect.is_disconnect(t.cast(t.Any, error), self.dbapi_connection, None)
+        return bool(found)
+
     def close(self) -> None:
         for engine, pool in zip(self.engines, self.saved_pools, strict=True):
             engine.pool = pool
         try:
             self.transaction.rollback()
+        except Exception as error:
+            if not self.is_disconnect(error):
+                raise
+            # The server ended the connection, and the transaction with it.
+            self.connection.invalidate()
         finally:
             self.connection.close()
 
@@ -232,6 +258,8 @@ class TestTransaction:
 
     def __init__(self, engines: t.Iterable[sa.Engine]) -> None:
         self._databases: dict[t.Hashable, _Database] = {}
+        #: The database whose connection was lost, described, if one was.
+        self.lost: str | None = None
         try:
             for engine in engines:
                 key = same_database_key(engine)
@@ -259,6 +287,8 @@ class TestTransaction:
         :raises ImplicitCommitError: The database committed the transaction on its
             own. The transaction is begun again, so later tests stay isolated.
         """
+        if self.lost:
+            return  # nothing left to roll back; reported when it happened
         failed: list[str] = []
         violated: AssertionError | None = None
         for database in self._databases.values():
@@ -267,6 +297,15 @@ class TestTransaction:
             except AssertionError as error:  # rolled back; the others must be too
                 violated = error
             except Exception as error:  # raised by the driver, not by SQLAlchemy
+                if database.is_disconnect(error):
+                    self.lost = describe_url(database.url)
+                    raise ConnectionLostError(
+                        f"The connection to {self.lost} was lost during the test"
+                        f" ({error}). The class's transaction, with the data its"
+                        " setUpTestData created, went with it; its other tests"
+                        " cannot run isolated and will fail. The next class starts"
+                        " with a new connection."
+                    ) from error
                 if not _lost_savepoint(database, error):
                     raise
                 failed.append(describe_url(database.url))

@@ -1,0 +1,201 @@
+"""Fault injection: an exception at every step of a class's life, a connection
+killed mid-test, a server that cannot be reached. Each gives one clear error where
+it happened, nothing hangs, and the next class runs clean and isolated."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.pool import NullPool
+
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import make_app
+from .support import run_case
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+#: Where a fault is injected, in the order of a class's life.
+STEPS = [
+    "create_app",
+    "setUpClass",
+    "setUpTestData",
+    "setUp",
+    "test",
+    "tearDown",
+    "tearDownClass",
+]
+
+
+class Injected(Exception):
+    pass
+
+
+def faulty_class(engine: t.Any, step: str) -> type[TransactionalTestCase]:
+    def fail_at(here: str) -> None:
+        if here == step:
+            raise Injected(f"injected in {step}")
+
+    class Faulty(TransactionalTestCase):
+        @classmethod
+        def create_app(cls) -> Flask:
+            fail_at("create_app")
+            return make_app(engine)
+
+        @classmethod
+        def setUpClass(cls) -> None:
+            super().setUpClass()
+            fail_at("setUpClass")
+
+        @classmethod
+        def setUpTestData(cls) -> None:
+            db.session.add(Author(name="class data"))
+            db.session.flush()
+            fail_at("setUpTestData")
+
+        def setUp(self) -> None:
+            db.session.add(Author(name="from setUp"))
+            db.session.commit()
+            fail_at("setUp")
+
+        def test_write(self) -> None:
+            db.session.add(Author(name="from the test"))
+            db.session.commit()
+            fail_at("test")
+
+        def tearDown(self) -> None:
+            fail_at("tearDown")
+
+        @classmethod
+        def tearDownClass(cls) -> None:
+            super().tearDownClass()
+            fail_at("tearDownClass")
+
+    return Faulty
+
+
+class Faults(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def clean_class(self) -> type[TransactionalTestCase]:
+        engine = self.engine
+
+        class Next(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_1_starts_empty(self) -> None:
+                self.assertDatabaseCount(Author, 0)
+                db.session.add(Author(name="next"))
+                db.session.commit()
+
+            def test_2_isolated(self) -> None:
+                self.assertDatabaseCount(Author, 0)
+
+        return Next
+
+    def test_an_exception_at_each_step(self) -> None:
+        for step in STEPS:
+            with self.subTest(step=step):
+                start = time.monotonic()
+                result = run_case(faulty_class(self.engine, step))
+                problems = result.errors + result.failures
+                self.assertEqual(len(problems), 1, result.problems())
+                self.assertIn(f"Injected: injected in {step}", problems[0][1])
+                after = run_case(self.clean_class())
+                self.assertEqual(after.problems(), "")
+                self.assertEqual(after.testsRun, 2)
+                self.assertLess(time.monotonic() - start, 30)
+
+    def test_connection_killed_mid_test(self) -> None:
+        if not (self.engine.postgresql or self.engine.mysql):
+            self.skipTest("needs a server to kill the connection")
+        engine = self.engine
+
+        class Killed(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="class data"))
+
+            def test_1_killed(self) -> None:
+                sql = (
+                    "SELECT pg_backend_pid()"
+                    if engine.postgresql
+                    else "SELECT CONNECTION_ID()"
+                )
+                kill(engine, db.session.scalar(sa.text(sql)))
+
+            def test_2_after(self) -> None:
+                pass
+
+        result = run_case(Killed)
+        errors = {test.id().rpartition(".")[2]: trace for test, trace in result.errors}
+        self.assertEqual(sorted(errors), ["test_1_killed", "test_2_after"])
+        self.assertIn(
+            "ConnectionLostError: The connection to ", errors["test_1_killed"]
+        )
+        self.assertIn("was lost during the test", errors["test_1_killed"])
+        self.assertIn(
+            "was lost during an earlier test of 'Killed'", errors["test_2_after"]
+        )
+        self.assertEqual(result.failures, [])
+        self.assertEqual(run_case(self.clean_class()).problems(), "")
+
+
+def kill(engine: t.Any, backend: int) -> None:
+    admin = sa.create_engine(
+        engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        if engine.postgresql:
+            connection.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+        else:
+            connection.exec_driver_sql(f"KILL {backend}")
+    admin.dispose()
+    time.sleep(0.2)  # the server ends the backend asynchronously
+
+
+class UnreachableServer(unittest.TestCase):
+    def test_class_fails_quickly_with_a_clear_error(self) -> None:
+        class Nowhere(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                # Nothing listens on port 9 of this machine.
+                app.config["SQLALCHEMY_DATABASE_URI"] = (
+                    "postgresql+psycopg://user:secret@127.0.0.1:9/test_shop"
+                )
+                db.init_app(app)
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        start = time.monotonic()
+        result = run_case(Nowhere)
+        self.assertLess(time.monotonic() - start, 30)
+        ((holder, trace),) = result.errors
+        self.assertIn("setUpClass", str(holder))
+        self.assertIn("cannot connect to", trace)
+        self.assertIn("127.0.0.1:9", trace)
+        self.assertNotIn("secret", trace)
+
+
+globals().update(engine_classes([Faults], ENGINES))
+del Faults
