@@ -77,3 +77,34 @@ class ExampleQueriesTests(unittest.TestCase):
         result = unittest.TestResult()
         unittest.TestSuite([BookApiTests(name)]).run(result)
         self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
+
+
+class DocsSnippetsTests(unittest.TestCase):
+    """Every code snippet of the docs is a file that a suite runs."""
+
+    def pages(self) -> dict[str, str]:
+        folder = os.path.join(ROOT, "docs")
+        found = {}
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".rst"):
+                with open(os.path.join(folder, name)) as f:
+                    found[name] = f.read()
+        return found
+
+    def test_python_is_included_from_files_that_run(self) -> None:
+        for name, text in self.pages().items():
+            with self.subTest(page=name):
+                # Inline Python would not be run by anything.
+                self.assertNotIn(".. code-block:: python", text)
+                for target in re.findall(r"\.\. literalinclude:: (\S+)", text):
+                    path = os.path.normpath(os.path.join(ROOT, "docs", target))
+                    self.assertTrue(os.path.isfile(path), target)
+                    # examples/tests runs as the example suite, and
+                    # examples/quickstart as CI's quickstart step.
+                    relative = os.path.relpath(path, ROOT)
+                    self.assertTrue(
+                        relative.startswith(
+                            ("examples/tests/", "examples/quickstart/")
+                        ),
+                        relative,
+                    )

@@ -4,6 +4,7 @@ it happened, nothing hangs, and the next class runs clean and isolated."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 import typing as t
 import unittest
@@ -171,6 +172,7 @@ def kill(engine: t.Any, backend: int) -> None:
     time.sleep(0.2)  # the server ends the backend asynchronously
 
 
+@unittest.skipUnless(importlib.util.find_spec("psycopg"), "needs psycopg")
 class UnreachableServer(unittest.TestCase):
     def test_class_fails_quickly_with_a_clear_error(self) -> None:
         class Nowhere(TransactionalTestCase):
