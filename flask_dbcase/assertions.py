@@ -68,7 +68,10 @@ class CapturedQueries(t.Sequence[Query]):
         return f"<CapturedQueries {len(self.queries)}>"
 
     def listing(self) -> str:
-        """The statements, numbered, one per line."""
+        """The statements, numbered, one per line.
+
+        .. versionadded:: 0.1
+        """
         if not self.queries:
             return "No statements were sent."
         width = len(str(len(self.queries)))
@@ -100,6 +103,10 @@ class CapturedCommits(list[Commit]):
     rollbacks = 0
 
     def listing(self) -> str:
+        """The commits, numbered, one per line.
+
+        .. versionadded:: 0.1
+        """
         if not self:
             return "No commit."
         return "\n".join(
@@ -130,6 +137,8 @@ class DatabaseAssertions(_TestCase):
     """Assertions on the statements, rows and commits of the code under test.
 
     Mixed into every flask_dbcase test case; they work on every bind.
+
+    .. versionadded:: 0.1
     """
 
     db: t.ClassVar[SQLAlchemy]

@@ -63,7 +63,7 @@ def isolated_client(app: Flask, use_cookies: bool = True) -> FlaskClient:
     return cls(app, app.response_class, use_cookies=use_cookies)
 
 
-def login(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> list[str]:
+def _login(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> list[str]:
     """Log ``user`` in with Flask-Login for the client's following requests.
 
     ``flask_login.login_user`` runs in a request context of its own, built like
@@ -102,8 +102,8 @@ def login(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> lis
     return list(written)
 
 
-def logout(client: FlaskClient, keys: t.Iterable[str]) -> None:
-    """Remove what :func:`login` wrote from the client's session."""
+def _logout(client: FlaskClient, keys: t.Iterable[str]) -> None:
+    """Remove what :func:`_login` wrote from the client's session."""
     with client.session_transaction() as session:
         for key in keys:
             session.pop(key, None)

@@ -27,7 +27,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from flask import current_app
 
 
-def current_session() -> t.Any:
+def _current_session() -> t.Any:
     """The ``db.session`` of the app whose context is pushed."""
     try:
         db = current_app.extensions["sqlalchemy"]
@@ -57,5 +57,5 @@ class ModelFactory(factory.alchemy.SQLAlchemyModelFactory):
 
     class Meta:
         abstract = True
-        sqlalchemy_session_factory = current_session
+        sqlalchemy_session_factory = _current_session
         sqlalchemy_session_persistence = "flush"

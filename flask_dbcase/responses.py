@@ -46,7 +46,7 @@ class _SilentTemplate(jinja2.Template):
         return iter(())
 
 
-class Recorder:
+class _Recorder:
     """Record, for one app, the templates rendered and the messages flashed."""
 
     def __init__(self, app: Flask, render: bool) -> None:
@@ -93,19 +93,27 @@ class ResponseAssertions(_TestCase):
     """Assertions on the responses of :attr:`~flask_dbcase.ClientTestCase.client`.
 
     The names a Flask-Testing user knows keep their meaning.
+
+    .. versionadded:: 0.1
     """
 
-    _dbcase_recorder: Recorder
+    _dbcase_recorder: _Recorder
 
-    #: The templates rendered during the current test, in order.
     @property
     def rendered_templates(self) -> list[RenderedTemplate]:
+        """The templates rendered during the current test, in order.
+
+        .. versionadded:: 0.1
+        """
         return self._dbcase_recorder.templates
 
-    #: The messages flashed during the current test, as ``(message, category)``
-    #: (Flask-Testing's order, not ``get_flashed_messages``').
     @property
     def flashed_messages(self) -> list[tuple[str, str]]:
+        """The messages flashed during the current test, as ``(message,
+        category)``: Flask-Testing's order, not ``get_flashed_messages``'.
+
+        .. versionadded:: 0.1
+        """
         return self._dbcase_recorder.flashed
 
     # -- status ----------------------------------------------------------------
@@ -129,47 +137,80 @@ class ResponseAssertions(_TestCase):
             )
 
     def assert200(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 200 OK."""
+        """Fail unless the status is 200 OK.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 200, msg)
 
     def assert201(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 201 Created."""
+        """Fail unless the status is 201 Created.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 201, msg)
 
     def assert204(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 204 No Content."""
+        """Fail unless the status is 204 No Content.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 204, msg)
 
     def assert400(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 400 Bad Request."""
+        """Fail unless the status is 400 Bad Request.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 400, msg)
 
     def assert401(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 401 Unauthorized."""
+        """Fail unless the status is 401 Unauthorized.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 401, msg)
 
     def assert403(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 403 Forbidden."""
+        """Fail unless the status is 403 Forbidden.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 403, msg)
 
     def assert404(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 404 Not Found."""
+        """Fail unless the status is 404 Not Found.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 404, msg)
 
     def assert405(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 405 Method Not Allowed."""
+        """Fail unless the status is 405 Method Not Allowed.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 405, msg)
 
     def assert409(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 409 Conflict."""
+        """Fail unless the status is 409 Conflict.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 409, msg)
 
     def assert422(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 422 Unprocessable Content."""
+        """Fail unless the status is 422 Unprocessable Content.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 422, msg)
 
     def assert500(self, response: TestResponse, msg: str | None = None) -> None:
-        """Fail unless the status is 500 Internal Server Error."""
+        """Fail unless the status is 500 Internal Server Error.
+
+        .. versionadded:: 0.1
+        """
         self.assertStatus(response, 500, msg)
 
     def assertRedirects(
@@ -513,7 +554,10 @@ class _TreeBuilder(html.parser.HTMLParser):
 
 def parse_html(text: str) -> tuple[t.Any, ...]:
     """Parse HTML into nested tuples that compare equal when the HTML is the same
-    but for whitespace, attribute order and the order of class names."""
+    but for whitespace, attribute order and the order of class names.
+
+    .. versionadded:: 0.1
+    """
     builder = _TreeBuilder()
     builder.feed(text)
     return builder.root()

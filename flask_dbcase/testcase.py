@@ -19,13 +19,13 @@ from . import database
 from . import fixtures
 from . import migrations as alembic_migrations
 from .assertions import DatabaseAssertions
+from .client import _login
+from .client import _logout
 from .client import isolated_client_class
-from .client import login
-from .client import logout
 from .config import class_overrides
 from .config import override_config
 from .liveserver import LiveServer
-from .responses import Recorder
+from .responses import _Recorder
 from .responses import ResponseAssertions
 from .schema import empty_all
 from .schema import empty_tables
@@ -248,6 +248,8 @@ class TransactionalTestCase(DatabaseTestCase):
         its own copy of the attributes this method sets on the class: mapped
         instances are merged into the test's session, so what a test changes, in
         the database or on the objects, is gone for the next test.
+
+        .. versionadded:: 0.1
         """
 
     #: Also look for rows committed outside the test transaction after each test,
@@ -331,7 +333,7 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         base = self.client_class or self.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
         self.client = cls(self.app, self.app.response_class, use_cookies=True)
-        self._dbcase_recorder = recorder = Recorder(self.app, self.render_templates)
+        self._dbcase_recorder = recorder = _Recorder(self.app, self.render_templates)
         recorder.start()
         self.addCleanup(recorder.stop)
         self._dbcase_login_keys: list[str] = []
@@ -348,14 +350,14 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         .. versionadded:: 0.1
         """
         owner = _name(type(self))
-        self._dbcase_login_keys = login(self.client, user, owner, **options)
+        self._dbcase_login_keys = _login(self.client, user, owner, **options)
 
     def logout(self) -> None:
         """Undo :meth:`login`: the client's next requests are anonymous.
 
         .. versionadded:: 0.1
         """
-        logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
+        _logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
         self._dbcase_login_keys = []
 
 

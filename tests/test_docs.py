@@ -108,3 +108,47 @@ class DocsSnippetsTests(unittest.TestCase):
                         ),
                         relative,
                     )
+
+
+class VersionAddedTests(unittest.TestCase):
+    """Every public name says in which version it appeared."""
+
+    def test_every_public_name(self) -> None:
+        import inspect
+
+        import flask_dbcase
+        import flask_dbcase.assertions
+        import flask_dbcase.client
+        import flask_dbcase.factory
+        import flask_dbcase.responses
+
+        modules = [
+            flask_dbcase,
+            flask_dbcase.assertions,
+            flask_dbcase.client,
+            flask_dbcase.factory,
+            flask_dbcase.responses,
+        ]
+        missing = []
+        for module in modules:
+            for name in dir(module):
+                found = getattr(module, name)
+                if name.startswith("_") or not (
+                    inspect.isclass(found) or inspect.isfunction(found)
+                ):
+                    continue
+                if not getattr(found, "__module__", "").startswith("flask_dbcase"):
+                    continue
+                members = [(name, found)]
+                if inspect.isclass(found):
+                    for key, member in vars(found).items():
+                        if key.startswith("_") or key == "setUpClass":
+                            continue
+                        member = getattr(member, "fget", member)  # a property
+                        member = getattr(member, "__func__", member)  # classmethod
+                        if inspect.isfunction(member):
+                            members.append((f"{name}.{key}", member))
+                for label, member in members:
+                    if "versionadded" not in (member.__doc__ or ""):
+                        missing.append(f"{module.__name__}: {label}")
+        self.assertEqual(missing, [])

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import typing as t
 import unittest
@@ -116,6 +120,33 @@ class ServerLifecycle(unittest.TestCase):
         self.assertEqual(server_threads(), [])
         with self.assertRaises(urllib.error.URLError):
             fetch(seen["url"] + "/authors")
+
+
+class StartMethods(unittest.TestCase):
+    def test_every_multiprocessing_start_method(self) -> None:
+        # The server is a thread of the test process: how the process makes
+        # children (fork, forkserver, or spawn, macOS's default and Linux's from
+        # Python 3.14) does not matter. Shown in a process of its own for each.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for method in multiprocessing.get_all_start_methods():
+            with self.subTest(method=method):
+                code = (
+                    "import multiprocessing, sys, unittest\n"
+                    f"multiprocessing.set_start_method({method!r})\n"
+                    "from tests import test_liveserver as module\n"
+                    "case = module.LiveServer_sqlite_memory\n"
+                    "suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)\n"
+                    "result = unittest.TextTestRunner().run(suite)\n"
+                    "sys.exit(not result.wasSuccessful() or result.testsRun < 4)\n"
+                )
+                done = subprocess.run(
+                    [sys.executable, "-c", code],
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                self.assertEqual(done.returncode, 0, done.stderr[-3000:])
 
 
 globals().update(
