@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask import url_for
 from flask.testing import FlaskClient
-from sqlalchemy.pool import NullPool
 
 from . import database
 from . import fixtures
@@ -254,7 +253,7 @@ class TransactionalTestCase(DatabaseTestCase):
 
     #: Also look for rows committed outside the test transaction after each test,
     #: not only after the class, so that the test that leaked fails. Costs a
-    #: connection and a query per database per test. The environment variable
+    #: query per database per test, on a connection kept open for the class. The environment variable
     #: ``FLASK_DBCASE_STRICT=1`` turns it on for every class.
     strict_isolation: t.ClassVar[bool] = False
 
@@ -589,7 +588,7 @@ def _check_leaks(
         observer = engine
         if test is not None:
             if key not in state.observers:
-                own = sa.create_engine(engine.url, poolclass=NullPool)
+                own = sa.create_engine(engine.url, pool_size=1)  # one, kept open
                 state.observers[key] = own
                 cls.addClassCleanup(own.dispose)
             observer = state.observers[key]
