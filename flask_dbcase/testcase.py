@@ -252,9 +252,9 @@ class TransactionalTestCase(DatabaseTestCase):
         """
 
     #: Also look for rows committed outside the test transaction after each test,
-    #: not only after the class, so that the test that leaked fails. Costs a
-    #: query per database per test, on a connection kept open for the class. The environment variable
-    #: ``FLASK_DBCASE_STRICT=1`` turns it on for every class.
+    #: not only after the class, so that the test that leaked fails. Costs a query
+    #: per database per test, on a connection kept open for the class. The
+    #: environment variable ``FLASK_DBCASE_STRICT=1`` turns it on for every class.
     strict_isolation: t.ClassVar[bool] = False
 
     @classmethod
