@@ -7,6 +7,8 @@ import typing as t
 import unittest
 
 import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.pool import NullPool
 
 from flask_dbcase import TransactionalTestCase
@@ -101,6 +103,42 @@ class LeakDetection(_Mixin):
         self.assertIn("'author': 1 in ", failed["test_2_thread"])
         self.assertEqual(len(result.errors), 1)  # the class's check, which cleans up
         self.next_class_is_clean()
+
+
+MYSQL = next(e for e in ENGINES if e.name == "mysql")
+myisam_db = SQLAlchemy()
+
+
+class Counter(myisam_db.Model):  # type: ignore[name-defined,misc]
+    """A table that ignores transactions."""
+
+    __tablename__ = "dbcase_myisam_counter"
+    __table_args__ = {"mysql_engine": "MyISAM"}
+    id = myisam_db.Column(myisam_db.Integer, primary_key=True)
+
+
+@unittest.skipIf(MYSQL.url is None, MYSQL.skip_reason())
+class NonTransactionalTable(unittest.TestCase):
+    def test_rows_of_a_myisam_table_are_reported(self) -> None:
+        class UsesMyisam(TransactionalTestCase):
+            db = myisam_db
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                app.config["SQLALCHEMY_DATABASE_URI"] = MYSQL.url
+                myisam_db.init_app(app)
+                return app
+
+            def test_write(self) -> None:
+                myisam_db.session.add(Counter())
+                myisam_db.session.commit()  # MyISAM keeps it whatever happens next
+
+        result = run_case(UsesMyisam)
+        ((holder, trace),) = result.errors
+        self.assertIn("tearDownClass", str(holder))
+        self.assertIn("'dbcase_myisam_counter': 1 in 'mysql+pymysql://", trace)
+        self.assertIn("The rows were deleted.", trace)
 
 
 # In memory, a connection of the app's own is another database: nothing to find.
