@@ -343,16 +343,9 @@ class TestDatabases:
         if self.kept():
             return
         for url in self.created.values():
-            try:
+            with _at_exit("test database", url):
                 with _server(url, "flask_dbcase") as connection:
                     _drop(connection, url)
-            except (sa.exc.DBAPIError, RuntimeError) as error:
-                # At exit, nobody is left to raise to.
-                print(
-                    f"flask_dbcase: could not drop the test database {url.database!r}"
-                    f" on {describe_url(url.set(database=''))}: {error}",
-                    file=sys.stderr,
-                )
         self.created.clear()
         for url in self.templates.values():
             _drop_template(url)
@@ -562,13 +555,20 @@ def _server_lock(connection: sa.Connection, url: sa.URL) -> t.Iterator[None]:
 
 def _drop_template(url: sa.URL) -> None:
     """Drop a template database, waiting for a process that is cloning it."""
-    try:
+    with _at_exit("template database", url):
         with _server(url, "flask_dbcase") as connection, _server_lock(connection, url):
             if url.database in _marked_databases(connection):
                 _drop(connection, url)
+
+
+@contextlib.contextmanager
+def _at_exit(what: str, url: sa.URL) -> t.Iterator[None]:
+    """Report a failure to drop a database: at exit, nobody is left to raise to."""
+    try:
+        yield
     except (sa.exc.DBAPIError, RuntimeError) as error:
         print(
-            f"flask_dbcase: could not drop the template database {url.database!r}"
+            f"flask_dbcase: could not drop the {what} {url.database!r}"
             f" on {describe_url(url.set(database=''))}: {error}",
             file=sys.stderr,
         )

@@ -201,17 +201,15 @@ class Loader:
         for row in rows:
             try:
                 session.execute(row.table.insert().values(row.values))
-            except sa.exc.IntegrityError as error:
-                session.rollback()
-                raise FixtureError(
-                    f"{self.owner}: {row.where} breaks a constraint of"
-                    f" {row.table.name!r}: {error.orig}"
-                ) from None
             except sa.exc.DBAPIError as error:
                 session.rollback()
+                if isinstance(error, sa.exc.IntegrityError):
+                    problem = "breaks a constraint of"
+                else:
+                    problem = "could not be inserted into"
                 raise FixtureError(
-                    f"{self.owner}: {row.where} could not be inserted into"
-                    f" {row.table.name!r}: {error.orig}"
+                    f"{self.owner}: {row.where} {problem} {row.table.name!r}:"
+                    f" {error.orig}"
                 ) from None
         _reset_sequences(session, {row.table for row in rows})
 
