@@ -57,6 +57,11 @@ class _Recorder:
         self._render = render
         self._saved_class: type[jinja2.Template] | None = None
 
+    def clear(self) -> None:
+        """Forget what was recorded: a new test begins."""
+        self.templates = []
+        self.flashed = []
+
     def start(self) -> None:
         template_rendered.connect(self._rendered, self.app, weak=False)
         message_flashed.connect(self._flashed, self.app, weak=False)

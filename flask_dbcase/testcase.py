@@ -56,6 +56,12 @@ class _ClassState:
         self.leaked: dict[str | None, dict[str, int]] = {}
         self.fixtures: fixtures.Loader | None = None
         self.fixture_rows: list[t.Any] = []
+        #: What ``override_config`` set on the class and its bases.
+        self.overrides: dict[str, t.Any] = {}
+        #: Look for leaked rows after each test, not only after the class.
+        self.strict = False
+        #: The templates and flashed messages of ClientTestCase's tests.
+        self.recorder: _Recorder | None = None
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -160,9 +166,10 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
                 database.databases.use(engine, owner, allowed, template)
                 database.check_test_database(engine.url, owner, allowed)
                 database.check_connection(engine, owner)
-            _build_schema(cls, app, db, state.engines)
+            _build_schema(cls, app, db, state.engines, migrated)
             if cls.fixtures:
                 _read_fixtures(cls, app, db, state)
+            state.overrides = class_overrides(cls)
             cls._begin_class_isolation()
 
     @classmethod
@@ -200,14 +207,15 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             context.url_adapter = self.app.url_map.bind("localhost")
         self._dbcase_ready = True
         self.addCleanup(self._end_test, context)
-        overrides = class_overrides(type(self))
-        if overrides:
-            override = override_config(overrides)
+        state = self._dbcase
+        if state.overrides:
+            override = override_config(state.overrides)
             override.__enter__()
             self.addCleanup(override.__exit__, None, None, None)
-        self._load_fixtures()
+        self._begin_test()
 
-    def _load_fixtures(self) -> None:
+    def _begin_test(self) -> None:
+        """Give the test its starting data: the fixtures, loaded for each test."""
         state = self._dbcase
         if state.fixtures is not None:
             state.fixtures.insert(state.fixture_rows)
@@ -260,6 +268,7 @@ class TransactionalTestCase(DatabaseTestCase):
     @classmethod
     def _begin_class_isolation(cls) -> None:
         state = cls._dbcase
+        state.strict = cls.strict_isolation or os.environ.get(STRICT_ENV) == "1"
         # Registered first, so that it runs after the transaction is rolled back.
         cls.addClassCleanup(_check_leaks, cls, None)
         state.transaction = transaction = TestTransaction(state.engines.values())
@@ -276,7 +285,8 @@ class TransactionalTestCase(DatabaseTestCase):
         cls.addClassCleanup(unwrap_test_data, cls, state.test_data)
         transaction.begin_tests()
 
-    def _load_fixtures(self) -> None:
+    def _begin_test(self) -> None:
+        """Check that the class's data is still there; the fixtures are in it."""
         transaction = self._dbcase.transaction
         if transaction is not None and transaction.lost:
             raise ConnectionLostError(
@@ -284,7 +294,6 @@ class TransactionalTestCase(DatabaseTestCase):
                 f" test of {_name(type(self))!r}, with the class's transaction and"
                 " its data: this test cannot run isolated."
             )
-        # Fixtures are loaded once, with the class's data.
 
     def _end_test(self, context: AppContext) -> None:
         self._dbcase_ready = False
@@ -296,7 +305,7 @@ class TransactionalTestCase(DatabaseTestCase):
         finally:
             forget_copies(self, self._dbcase.test_data)
             transaction.end_test()
-        if self.strict_isolation or os.environ.get(STRICT_ENV) == "1":
+        if self._dbcase.strict:
             _check_leaks(type(self), self)
 
 
@@ -327,14 +336,23 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     #: every template a view asked for, with its context.
     render_templates: t.ClassVar[bool] = True
 
+    @classmethod
+    def _begin_class_isolation(cls) -> None:
+        super()._begin_class_isolation()
+        # Once per class; each test starts with empty lists.
+        recorder = cls._dbcase.recorder = _Recorder(cls.app, cls.render_templates)
+        recorder.start()
+        cls.addClassCleanup(recorder.stop)
+
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
         base = self.client_class or self.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
         self.client = cls(self.app, self.app.response_class, use_cookies=True)
-        self._dbcase_recorder = recorder = _Recorder(self.app, self.render_templates)
-        recorder.start()
-        self.addCleanup(recorder.stop)
+        recorder = self._dbcase.recorder
+        assert recorder is not None
+        recorder.clear()
+        self._dbcase_recorder = recorder
         self._dbcase_login_keys: list[str] = []
 
     def login(self, user: t.Any, **options: t.Any) -> None:
@@ -510,9 +528,9 @@ def _build_schema(
     app: Flask,
     db: SQLAlchemy,
     engines: dict[str | None, sa.Engine],
+    setting: t.Any,
 ) -> None:
     keep = database.databases.kept()
-    setting = _migrations_setting(cls, app)
     if not setting:
         schemas.prepare(db, engines, keep)
         return
