@@ -42,40 +42,22 @@ class Query(t.NamedTuple):
         return f"{sql} -- {self.parameters!r}{where}"
 
 
-class CapturedQueries(t.Sequence[Query]):
+class CapturedQueries(list[Query]):
     """The statements sent while a :meth:`~DatabaseAssertions.captureQueries`
     block runs, in order.
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self) -> None:
-        self.queries: list[Query] = []
-
-    @t.overload
-    def __getitem__(self, index: int) -> Query: ...
-
-    @t.overload
-    def __getitem__(self, index: slice) -> list[Query]: ...
-
-    def __getitem__(self, index: int | slice) -> Query | list[Query]:
-        return self.queries[index]
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-    def __repr__(self) -> str:
-        return f"<CapturedQueries {len(self.queries)}>"
-
     def listing(self) -> str:
         """The statements, numbered, one per line.
 
         .. versionadded:: 0.1
         """
-        if not self.queries:
+        if not self:
             return "No statements were sent."
-        width = len(str(len(self.queries)))
-        lines = (f"{i:>{width}}. {q}" for i, q in enumerate(self.queries, 1))
+        width = len(str(len(self)))
+        lines = (f"{i:>{width}}. {q}" for i, q in enumerate(self, 1))
         return "\n".join(lines)
 
 
@@ -180,7 +162,7 @@ class DatabaseAssertions(_TestCase):
                 executemany: bool,
                 key: str | None = key,
             ) -> None:
-                captured.queries.append(Query(statement, parameters, key, executemany))
+                captured.append(Query(statement, parameters, key, executemany))
 
             event.listen(engine, "before_cursor_execute", record)
             listeners.append((engine, record))
@@ -411,9 +393,7 @@ def _on_bind(
 ) -> CapturedQueries:
     if bind is ...:
         return queries
-    found = CapturedQueries()
-    found.queries = [q for q in queries if q.bind == bind]
-    return found
+    return CapturedQueries(q for q in queries if q.bind == bind)
 
 
 def _queries_message(

@@ -21,6 +21,8 @@ import typing as t
 
 import sqlalchemy as sa
 
+from .assertions import _shown
+
 if t.TYPE_CHECKING:
     from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
@@ -257,7 +259,3 @@ def _reset_sequences(session: t.Any, tables: set[sa.Table]) -> None:
                 sa.func.setval(sequence, sa.func.coalesce(top, 1), top.is_not(None))
             ).select_from(table)
             session.execute(move, bind_arguments=bind)
-
-
-def _shown(values: t.Mapping[str, t.Any]) -> str:
-    return "{" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + "}"
