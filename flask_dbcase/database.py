@@ -135,6 +135,12 @@ def numbered_url(url: sa.URL, number: int) -> sa.URL:
     return url.set(database=f"{name}_{number}")
 
 
+def template_url(url: sa.URL) -> sa.URL:
+    """Return the URL of the template the copies of a test database are cloned
+    from, on PostgreSQL: ``test_shop_template``."""
+    return url.set(database=f"{url.database}_template")
+
+
 def check_test_database(url: sa.URL, owner: str, allowed: t.Collection[str]) -> None:
     """Refuse a database that is not a test database.
 
@@ -265,7 +271,7 @@ class TestDatabases:
         if numbered.get_backend_name() != "sqlite":
             source = None
             if number > 1 and template and numbered.get_backend_name() == "postgresql":
-                source = (target.set(database=f"{target.database}_template"), template)
+                source = (template_url(target), template)
             self._create(numbered, owner, source)
         elif numbered.database and not os.path.exists(numbered.database):
             self.created_files.add(numbered.database)
@@ -429,7 +435,7 @@ class _Claim:
         process that starts at the same moment builds it again.
         """
         if self.number == 1 and self.url.get_backend_name() == "postgresql":
-            template = self.url.set(database=f"{self.url.database}_template")
+            template = template_url(self.url)
             assert self._connection is not None
             if template.database in _marked_databases(self._connection):
                 with _server_lock(self._connection, template):
