@@ -36,11 +36,11 @@ from bench_app import db  # noqa: E402
 from bench_app import typical_work  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-import flask_dbcase.database  # noqa: E402
 import flask_dbcase.transaction  # noqa: E402
 from flask_dbcase import ClientTestCase  # noqa: E402
 from flask_dbcase import DatabaseTestCase  # noqa: E402
 from flask_dbcase import TransactionalTestCase  # noqa: E402
+from flask_dbcase.backends import backend_class  # noqa: E402
 from flask_dbcase.client import isolated_client  # noqa: E402
 
 
@@ -248,16 +248,17 @@ def reset_databases(engine: Engine, create: bool = True) -> None:
         with admin.connect() as connection:
             quoted = connection.dialect.identifier_preparer.quote(parsed.database)
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
-            # The copies and template of parallel workers, which unittest-parallel
-            # kills before they can drop them.
-            copy = re.compile(re.escape(parsed.database or "") + r"_(\d+|template)$")
-            for name in flask_dbcase.database._marked_databases(connection):
-                if copy.match(name):
-                    name = connection.dialect.identifier_preparer.quote(name)
-                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
             if create:
                 connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
         admin.dispose()
+        # The library's test databases, with the copies and template of parallel
+        # workers, which unittest-parallel kills before they can drop them.
+        server = backend_class(parsed, "benchmarks")(parsed, "benchmarks")
+        ours = re.compile(re.escape(f"test_{parsed.database}") + r"(_\d+|_template)?$")
+        for name in server.marked():
+            if ours.match(name):
+                server.drop(name)
+        server.close()
 
 
 ROWS = [

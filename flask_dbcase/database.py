@@ -1,10 +1,16 @@
-"""Which database the tests use: check it is a test one, derive it, create and drop it.
+"""Which database the tests use: derive it, create it, point the engines there, and
+point them back.
 
-Whatever URL the app is configured with, the tests run on a test database on the
-same server: ``shop`` becomes ``test_shop``, a SQLite file becomes a file of that name
-in the temporary directory, and SQLite in memory stays in memory. The engine is
-pointed there with SQLAlchemy's ``do_connect`` event before it first connects, and
-the library refuses to create, empty or drop tables anywhere else.
+Whatever URL the app is configured with, the tests run on a test database that
+flask_dbcase derives and creates on the same server: ``shop`` becomes
+``test_shop``, ``test_shop`` becomes ``test_test_shop``, a SQLite file becomes a file
+of flask_dbcase's own in the temporary directory, and SQLite in memory stays in
+memory. No name or folder makes a configured database a test database; only
+naming it in :data:`ALLOW_ENV` lets the tests use it as it is.
+
+The engine is pointed at the test database with SQLAlchemy's ``do_connect`` event,
+its pool is emptied, and every new connection is asked by the server where it is
+(:mod:`.guard`). When the class ends, the engine points where it pointed before.
 """
 
 from __future__ import annotations
@@ -15,22 +21,34 @@ import hashlib
 import multiprocessing
 import multiprocessing.util
 import os
-import re
 import sys
-import tempfile
 import typing as t
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
+from . import backends
+from .backends import Backend
+from .backends import Identity
+from .guard import describe
+from .guard import EngineGuard
+from .guard import process_guard
+from .urls import describe_url
+from .urls import is_memory_sqlite
+from .urls import reason
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
 #: Environment variable: set to ``1`` to keep the test databases (and their
 #: tables) after the run, and reuse them next time.
 KEEPDB_ENV = "FLASK_DBCASE_KEEPDB"
 
-#: Environment variable: comma-separated names of databases that may be used as
-#: they are, without deriving a test database, although their names do not start
-#: with ``test``. Everything in them is deleted.
+#: Environment variable: comma-separated names of databases that the tests may use
+#: as they are, although flask_dbcase did not create them. Everything in their
+#: tables is deleted.
 ALLOW_ENV = "FLASK_DBCASE_WIPE_DATABASES"
 
 
@@ -50,166 +68,135 @@ def on_exit(callback: t.Callable[[], None]) -> None:
         multiprocessing.util.Finalize(None, callback, exitpriority=100)
 
 
-def describe_url(url: sa.URL) -> str:
-    """Render a URL for a message, with the password hidden."""
-    return repr(url.render_as_string(hide_password=True))
-
-
-def is_memory_sqlite(url: sa.URL) -> bool:
-    """Tell whether the URL names an in-memory SQLite database."""
-    if url.get_backend_name() != "sqlite":
-        return False
-    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
-
-
-def same_database_key(engine: sa.Engine) -> t.Hashable:
-    """Return a key equal for engines that reach the same database.
-
-    Each in-memory SQLite engine owns its database, so its key is the engine itself.
-    """
-    url = engine.url
-    if is_memory_sqlite(url):
-        return engine
-    if url.get_backend_name() == "sqlite":
-        return ("sqlite", os.path.realpath(url.database or ""))
-    return url.render_as_string(hide_password=False)
-
-
-def _in_temp_dir(path: str) -> bool:
-    temp = os.path.realpath(tempfile.gettempdir())
-    return os.path.commonpath([os.path.realpath(path), temp]) == temp
-
-
-def is_test_database(url: sa.URL, allowed: t.Collection[str] = ()) -> bool:
-    """Tell whether the library may create, empty and drop tables in this database.
-
-    That is a database whose name starts with ``test``, an in-memory SQLite database,
-    a SQLite file in the system's temporary directory, or a database named in
-    ``allowed``.
-    """
-    if is_memory_sqlite(url):
-        return True
-    name = url.database or ""
-    if url.get_backend_name() == "sqlite":
-        if _in_temp_dir(name):
-            return True
-        name = os.path.basename(name)
-    return name.lower().startswith("test") or name in allowed
-
-
 def allowed_databases(extra: t.Iterable[str] = ()) -> frozenset[str]:
     """The databases the user allowed to be used as they are."""
     names = os.environ.get(ALLOW_ENV, "").split(",")
     return frozenset(n.strip() for n in [*names, *extra] if n.strip())
 
 
-def derive_url(url: sa.URL, allowed: t.Collection[str] = ()) -> sa.URL:
-    """Return the URL of the test database derived from ``url``.
-
-    A URL that already names a test database is returned as it is.
-    """
-    if is_test_database(url, allowed):
-        return url
-    name = url.database or ""
-    if url.get_backend_name() == "sqlite":
-        path = os.path.realpath(name)
-        # Projects that share a file name must not share a test database.
-        digest = hashlib.sha256(path.encode()).hexdigest()[:8]
-        stem, ext = os.path.splitext(os.path.basename(path))
-        name = os.path.join(tempfile.gettempdir(), f"test_{stem}-{digest}{ext}")
-        return url.set(database=name)
-    return url.set(database=f"test_{name}")
+def _named(name: str, backend: str, allowed: t.Collection[str]) -> bool:
+    if backend == "sqlite":  # a file, by its path or its name
+        return name in allowed or os.path.basename(name) in allowed
+    return name in allowed
 
 
-def numbered_url(url: sa.URL, number: int) -> sa.URL:
-    """Return the URL of the ``number``-th copy of a test database.
+class Target:
+    """A test database, and what the server must say of a connection on it.
 
-    The first is the database itself; the others get a suffix: ``test_shop_2``.
-    """
-    if number == 1 or is_memory_sqlite(url):
-        return url
-    name = url.database or ""
-    if url.get_backend_name() == "sqlite":
-        stem, ext = os.path.splitext(name)
-        return url.set(database=f"{stem}_{number}{ext}")
-    return url.set(database=f"{name}_{number}")
-
-
-def template_url(url: sa.URL) -> sa.URL:
-    """Return the URL of the template the copies of a test database are cloned
-    from, on PostgreSQL: ``test_shop_template``."""
-    return url.set(database=f"{url.database}_template")
-
-
-def check_test_database(url: sa.URL, owner: str, allowed: t.Collection[str]) -> None:
-    """Refuse a database that is not a test database.
-
-    :param owner: The test class and bind the URL belongs to, for the message.
-    :raises RuntimeError: The URL is not a test database.
-    """
-    if not is_test_database(url, allowed):
-        raise RuntimeError(
-            f"{owner} points at {describe_url(url)}, which is not a test database,"
-            " so flask_dbcase refuses to create, empty or drop tables in it. Use a"
-            " database whose name starts with 'test', or, if everything in it may"
-            f" be deleted, name it in the {ALLOW_ENV} environment variable."
-        )
-
-
-def check_connection(engine: sa.Engine, owner: str) -> None:
-    """Connect once, turning a failure into a message that says where and why.
-
-    :raises RuntimeError: The database cannot be reached.
-    """
-    try:
-        engine.connect().close()
-    except sa.exc.DBAPIError as error:
-        raise RuntimeError(
-            f"{owner} cannot connect to {describe_url(engine.url)}: {_reason(error)}."
-            " Check that the server is running, that the database exists, and that"
-            " the URL's host, port and user are right."
-        ) from error
-
-
-def _reason(error: sa.exc.DBAPIError) -> str:
-    return str(error.orig).strip() or type(error.orig).__name__
-
-
-@contextlib.contextmanager
-def refusing_connections(owner: str, allowed: t.Collection[str]) -> t.Iterator[None]:
-    """Refuse any connection to a database that is not a test database.
-
-    Wraps the call to ``create_app``: until it returns, flask_dbcase has not
-    pointed the engines at their test databases yet.
+    :param name: The name the server must answer; ``None`` for an engine with a
+        ``creator``, which may land on any database named in ``allowed``.
+    :param marked: The server must also say that flask_dbcase created it.
+    :param key: Equal for the targets of engines that reach the same database.
     """
 
-    def refuse(dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any) -> None:
-        url = _target_url(dialect, cargs, cparams)
-        if url is not None and not is_test_database(url, allowed):
-            raise RuntimeError(
-                f"{owner} connected to {describe_url(url)} while building the app,"
-                " before flask_dbcase could point it at a test database. Move"
-                " database work such as 'db.create_all()' out of the app factory:"
-                " flask_dbcase creates the tables itself."
-            )
+    def __init__(
+        self,
+        backend: str,
+        url: sa.URL,
+        name: str | None,
+        marked: bool,
+        key: t.Hashable,
+        allowed: t.Collection[str] = (),
+        creator: t.Any = None,
+    ) -> None:
+        self.backend = backend
+        self.url = url
+        self.name = name
+        self.marked = marked
+        self.key = key
+        self.allowed = allowed
+        #: The ``creator`` that opens the connections, if not the URL.
+        self.creator = creator
 
-    event.listen(sa.Engine, "do_connect", refuse)
-    try:
-        yield
-    finally:
-        event.remove(sa.Engine, "do_connect", refuse)
+    def accepts(self, found: Identity) -> bool:
+        """Tell whether a connection the server describes as ``found`` is on it."""
+        if found.backend != self.backend:
+            return False
+        if self.name is None:
+            return _named(found.database, self.backend, self.allowed)
+        return found.database == self.name and (found.marked or not self.marked)
+
+    def describe(self) -> str:
+        if self.name is None:
+            return f"a database named in {ALLOW_ENV}"
+        return describe(Identity(self.backend, self.name, self.marked))
+
+    def engine(self, **options: t.Any) -> sa.Engine:
+        """Make an engine of flask_dbcase's own on this database, guarded."""
+        if self.creator is not None:
+            options.setdefault("creator", self.creator)
+        engine = sa.create_engine(self.url, **options)
+        EngineGuard(engine, self, "flask_dbcase").install()
+        return engine
 
 
-def _target_url(dialect: t.Any, cargs: t.Any, cparams: t.Any) -> sa.URL | None:
-    """Rebuild enough of a URL, from connect arguments, to name its database."""
-    name = dialect.name
-    if name == "sqlite":
-        database = cargs[0] if cargs else cparams.get("database")
-        return sa.URL.create("sqlite", database=database)
-    for key in ("dbname", "database", "db"):
-        if cparams.get(key):
-            return sa.URL.create(name, database=cparams[key], host=cparams.get("host"))
-    return None
+class Switch:
+    """One engine pointed at its test database, and how to point it back.
+
+    Its pool is emptied, so that no connection opened before is used, and every
+    connection it opens afterwards is checked at the server.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, target: Target, owner: str, reason: str = ""
+    ) -> None:
+        self.engine = engine
+        self.target = target
+        self.original = engine.url
+        self.guard = EngineGuard(engine, target, owner, reason)
+        self._redirect: t.Callable[..., None] | None = None
+
+    def apply(self) -> None:
+        engine = self.engine
+        memory = is_memory_sqlite(self.original)
+        if not memory:  # disposing it would destroy an in-memory database
+            engine.dispose()
+        if self.target.url != self.original:
+            self._redirect = _redirect(engine, self.original, self.target.url)
+            event.listen(engine, "do_connect", self._redirect)
+            engine.url = self.target.url
+        self.guard.install()
+        databases.switches[engine] = self
+
+    def undo(self) -> None:
+        """Point the engine where it pointed before, with an empty pool."""
+        engine = self.engine
+        databases.switches.pop(engine, None)
+        with contextlib.suppress(sa.exc.InvalidRequestError):
+            self.guard.remove()
+            if self._redirect is not None:
+                event.remove(engine, "do_connect", self._redirect)
+        engine.url = self.original
+        if not is_memory_sqlite(self.original):
+            engine.dispose()
+
+
+def _redirect(
+    engine: sa.Engine, original: sa.URL, target: sa.URL
+) -> t.Callable[..., None]:
+    """A ``do_connect`` listener that connects to ``target`` instead."""
+    dialect = engine.dialect
+    old_args, old_params = dialect.create_connect_args(original)
+    new_args, new_params = dialect.create_connect_args(target)
+    args = {
+        i: new
+        for i, (old, new) in enumerate(zip(old_args, new_args, strict=True))
+        if old != new
+    }
+    params = {k: v for k, v in new_params.items() if old_params.get(k) != v}
+
+    def connect(dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any) -> None:
+        for index, value in args.items():
+            cargs[index] = value
+        cparams.update(params)
+
+    return connect
+
+
+def _custom_connect(engine: sa.Engine) -> bool:
+    """Tell whether something else than the URL opens the engine's connections."""
+    creator = getattr(engine.pool, "_creator", None)
+    return getattr(creator, "__module__", None) != "sqlalchemy.engine.create"
 
 
 class Template(t.Protocol):
@@ -228,14 +215,20 @@ class TestDatabases:
     __test__ = False  # not a test, whatever pytest's name matching thinks
 
     def __init__(self) -> None:
-        self.created: dict[str, sa.URL] = {}
-        self.created_files: set[str] = set()
+        #: The databases this process created or took over, to drop at exit.
+        self.created: dict[t.Hashable, tuple[Backend, str]] = {}
         self.keep = False
         #: Template databases this process used, dropped with its databases.
-        self.templates: dict[str, sa.URL] = {}
+        self.templates: dict[t.Hashable, tuple[Backend, str]] = {}
         #: The databases cloned from a template: their schema is already there.
         self.cloned: set[str] = set()
-        self._claims: dict[str, _Claim] = {}
+        #: The engines pointed at a test database, and how to point them back.
+        self.switches: weakref.WeakKeyDictionary[sa.Engine, Switch] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._servers: dict[str, Backend] = {}
+        self._claims: dict[t.Hashable, _Claim] = {}
+        self._exit_hooks: list[t.Callable[[], None]] = []
         self._exit_registered = False
 
     def use(
@@ -244,63 +237,131 @@ class TestDatabases:
         owner: str,
         allowed: t.Collection[str],
         template: Template | None = None,
-    ) -> None:
+    ) -> Switch:
         """Point ``engine`` at its test database, creating the database if missing.
 
-        The engine's ``url`` is changed to the test database's, and its
-        connections are redirected there with the ``do_connect`` event. Test
-        processes that run at the same time each claim a database of their own.
-        On PostgreSQL, the copies of the second and later processes are cloned from
-        a template database that ``template`` builds once, instead of each process
-        building the schema again (see :meth:`was_cloned`).
+        The engine's ``url`` is changed to the test database's, its pool emptied,
+        and its connections redirected there with the ``do_connect`` event. Each
+        new connection is then checked at the server, and this method makes one
+        to check that the database can be reached. Test processes that run at
+        the same time each claim a database of their own. On PostgreSQL, the
+        copies of the second and later processes are cloned from a template
+        database that ``template`` builds once (see :meth:`was_cloned`).
+
+        :raises RuntimeError: The test database cannot be made or reached, or a
+            connection is not where the engine's URL says.
         """
+        switch = self.switches.get(engine)
+        if switch is not None:  # a shared app's engine, already there
+            return switch
+        self._register_exit()
         original = engine.url
-        if is_memory_sqlite(original):
-            return
-        target = derive_url(original, allowed)
-        number = self._claim(target, owner).number
-        if number > 1 and target is original and not is_test_database(original):
+        kind = backends.backend_class(original, owner)
+        reason = ""
+        if _custom_connect(engine):
+            # Where the creator connects is known once it has: to a database the
+            # user allowed, used as it is, or the class fails.
+            creator = getattr(engine.pool, "_creator", None)
+            target = Target(kind.name, original, None, False, None, allowed, creator)
+            reason = _CREATOR
+        elif is_memory_sqlite(original):
+            target = Target(kind.name, original, "", False, engine)
+        else:
+            target = self._prepare(kind, original, owner, allowed, template)
+        switch = Switch(engine, target, owner, reason)
+        switch.apply()
+        _check_connection(switch, owner)
+        return switch
+
+    def _prepare(
+        self,
+        kind: type[Backend],
+        original: sa.URL,
+        owner: str,
+        allowed: t.Collection[str],
+        template: Template | None,
+    ) -> Target:
+        server = self._server(kind, original, owner)
+        real = original.database or ""
+        if kind.name == "sqlite":
+            real = os.path.realpath(real)
+        if _named(real, kind.name, allowed):
+            claim = self._claim(server, real, owner)
+            if claim.number > 1:
+                raise RuntimeError(
+                    f"{owner} uses {describe_url(original)} as it is (it is named in"
+                    f" {ALLOW_ENV}), and another test process is using it. Run the"
+                    " tests in one process, or let flask_dbcase derive a test"
+                    " database."
+                )
+            return Target(kind.name, original, real, False, (server.id, real))
+        process_guard.add_real(Identity(kind.name, real, False), owner)
+        derived = kind.derive(original)
+        number = self._claim(server, derived.database or "", owner).number
+        url = kind.numbered(derived, number)
+        name = url.database or ""
+        if (kind.name, name) in process_guard.real:
             raise RuntimeError(
-                f"{owner} uses {describe_url(original)} as it is (it is named in"
-                f" {ALLOW_ENV}), and another test process is using it. Run the tests"
-                " in one process, or let flask_dbcase derive a test database."
+                f"{owner} needs the test database {name!r}, but the app is also"
+                f" configured with a database of that name: {describe_url(original)}"
+                " and it would be the same. Rename one of them."
             )
-        numbered = numbered_url(target, number)
-        if numbered is original:
-            return
-        if numbered.get_backend_name() != "sqlite":
-            source = None
-            if number > 1 and template and numbered.get_backend_name() == "postgresql":
-                source = (template_url(target), template)
-            self._create(numbered, owner, source)
-        elif numbered.database and not os.path.exists(numbered.database):
-            self.created_files.add(numbered.database)
-        _redirect(engine, original, numbered)
+        source = None
+        if number > 1 and template is not None and server.clones:
+            source = (kind.template(derived).database or "", template)
+        marked = self._create(server, url, owner, allowed, source)
+        return Target(kind.name, url, name, marked, (server.id, name))
+
+    def _server(self, kind: type[Backend], url: sa.URL, owner: str) -> Backend:
+        key = kind.name + " " + url.set(database="").render_as_string(False)
+        server = self._servers.get(key)
+        if server is None:
+            server = self._servers[key] = kind(url, owner)
+        return server
 
     def was_cloned(self, url: sa.URL) -> bool:
         """Tell whether this process made the database of ``url`` from a template."""
         return url.render_as_string(hide_password=False) in self.cloned
 
     def _create(
-        self, url: sa.URL, owner: str, source: tuple[sa.URL, Template] | None = None
-    ) -> None:
-        key = url.render_as_string(hide_password=False)
+        self,
+        server: Backend,
+        url: sa.URL,
+        owner: str,
+        allowed: t.Collection[str],
+        source: tuple[str, Template] | None = None,
+    ) -> bool:
+        """Make sure the test database of ``url`` exists and is flask_dbcase's.
+
+        ``False`` when it is a database the user allowed, which is not marked.
+        """
+        name = url.database or ""
+        key = (server.id, name)
         if key in self.created:
-            return
-        with _server(url, owner) as connection:
-            if _exists(connection, url):
-                return
-            try:
-                if source is None or not self._clone(connection, url, *source):
-                    _create_marked(connection, url)
-            except sa.exc.DBAPIError as error:
-                if _exists(connection, url):  # another process was quicker
-                    return
-                raise RuntimeError(_cannot_create(url, owner, error)) from error
-        self.created[key] = url
+            return server.marks
+        if server.exists(name):
+            if server.marks and server.is_marked(name):  # a run that ended left it
+                self.created[key] = (server, name)
+                return True
+            if _named(name, server.name, allowed):
+                return False
+            raise RuntimeError(
+                f"{owner} would run on the test database {name!r} on"
+                f" {describe_url(url.set(database=''))}, which exists but was not"
+                " created by flask_dbcase, so flask_dbcase will not empty or drop it."
+                " Drop it, and flask_dbcase creates its own; or, if everything in it"
+                f" may be deleted, name it in {ALLOW_ENV}."
+            )
+        try:
+            if source is None or not self._clone(server, url, *source):
+                server.create(name)
+        except sa.exc.DBAPIError as error:
+            raise RuntimeError(_cannot_create(url, owner, server, error)) from error
+        self.created[key] = (server, name)
+        return server.marks
 
     def _clone(
-        self, connection: sa.Connection, url: sa.URL, source: sa.URL, template: Template
+        self, server: Backend, url: sa.URL, source: str, template: Template
     ) -> bool:
         """Create ``url`` as a copy of ``source``, building ``source`` if need be.
 
@@ -308,34 +369,31 @@ class TestDatabases:
         another connection is open to it. ``False`` if ``source`` exists but is
         not one of flask_dbcase's, which is then left alone.
         """
-        with _server_lock(connection, source):
-            name = source.database
-            if _exists(connection, source):
-                if name not in _marked_databases(connection):
+        with server.locked(_template_lock(source)):
+            if server.exists(source):
+                if not server.is_marked(source):
                     return False
                 fresh = False
             else:
-                _create_marked(connection, source)
+                server.create(source)
                 fresh = True
-            self.templates[source.render_as_string(hide_password=False)] = source
-            engine = sa.create_engine(source, poolclass=NullPool)
+            self.templates[(server.id, source)] = (server, source)
+            own = Target(server.name, url.set(database=source), source, True, None)
+            engine = own.engine(poolclass=NullPool)
             try:
                 if fresh or not template.matches(engine):
                     template.build(engine)
             finally:
                 engine.dispose()
-            _create_marked(connection, url, template=source)
+            server.create(url.database or "", template=source)
         self.cloned.add(url.render_as_string(hide_password=False))
         return True
 
-    def _claim(self, url: sa.URL, owner: str) -> _Claim:
-        key = url.render_as_string(hide_password=False)
+    def _claim(self, server: Backend, name: str, owner: str) -> _Claim:
+        key = (server.id, name)
         claim = self._claims.get(key)
         if claim is None:
-            if not self._exit_registered:
-                on_exit(self.drop_created)
-                self._exit_registered = True
-            claim = self._claims[key] = _Claim(url, owner)
+            claim = self._claims[key] = _Claim(server, name, owner)
             if not self.kept():
                 claim.drop_stale_copies()
         return claim
@@ -344,25 +402,83 @@ class TestDatabases:
         """Tell whether the test databases outlive the run."""
         return self.keep or os.environ.get(KEEPDB_ENV) == "1"
 
-    def drop_created(self) -> None:
-        """Drop the databases this process created, unless they are kept."""
-        if self.kept():
-            return
-        for url in self.created.values():
-            with _at_exit("test database", url):
-                with _server(url, "flask_dbcase") as connection:
-                    _drop(connection, url)
-        self.created.clear()
-        for url in self.templates.values():
-            _drop_template(url)
-        self.templates.clear()
-        for path in self.created_files:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-        self.created_files.clear()
+    def drops(self, target: Target) -> bool:
+        """Tell whether the database of ``target`` is dropped at exit."""
+        return not self.kept() and target.key in self.created
+
+    def at_exit(self, callback: t.Callable[[], None]) -> None:
+        """Run ``callback`` at exit, before the test databases are dropped."""
+        self._register_exit()
+        self._exit_hooks.append(callback)
+
+    def _register_exit(self) -> None:
+        if not self._exit_registered:
+            on_exit(self.close)
+            self._exit_registered = True
+
+    def close(self) -> None:
+        """Put back what the process changed; drop its test databases unless kept.
+
+        Runs once at exit.
+        """
+        while self._exit_hooks:
+            self._exit_hooks.pop()()
+        for switch in list(self.switches.values()):
+            switch.undo()
+        if not self.kept():
+            self.drop_created()
         for claim in self._claims.values():
             claim.release()
         self._claims.clear()
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
+
+    def drop_created(self) -> None:
+        """Drop the databases this process created."""
+        for server, name in self.created.values():
+            with _at_exit("test database", server, name):
+                server.drop(name)
+        self.created.clear()
+        for server, name in self.templates.values():
+            with _at_exit("template database", server, name):
+                with server.locked(_template_lock(name)):
+                    if server.is_marked(name):
+                        server.drop(name)
+        self.templates.clear()
+
+
+def _template_lock(name: str) -> str:
+    return f"flask_dbcase:template:{name}"
+
+
+def _check_connection(switch: Switch, owner: str) -> None:
+    """Connect once; say where and why if that fails, and learn where a creator
+    lands."""
+    engine = switch.engine
+    try:
+        engine.connect().close()
+    except sa.exc.DBAPIError as error:
+        raise RuntimeError(
+            f"{owner} cannot connect to {describe_url(engine.url)}:"
+            f" {reason(error, engine.url, switch.original)}. Check that the server"
+            " is running and that the URL's host, port and user are right."
+        ) from error
+    target = switch.target
+    if target.key is None:  # a creator's: now it is known where it lands
+        found = switch.guard.found
+        assert found is not None
+        target.key = (found.backend, "creator", found.database)
+
+
+_CREATOR = (
+    "Its connections come from the 'creator' in its engine options"
+    " (SQLALCHEMY_ENGINE_OPTIONS['creator'], or a bind's 'creator' in"
+    " SQLALCHEMY_BINDS), which flask_dbcase cannot point at a test database. In the"
+    " tests, leave 'creator' out and give a URL that flask_dbcase can derive a test"
+    " database from; or, if everything in the database the creator connects to may"
+    f" be deleted, name it in {ALLOW_ENV}."
+)
 
 
 class _Claim:
@@ -377,56 +493,18 @@ class _Claim:
     #: More processes than this at once is taken for a leak, not parallelism.
     LIMIT = 64
 
-    def __init__(self, url: sa.URL, owner: str) -> None:
-        self.url = url
-        self.sqlite = url.get_backend_name() == "sqlite"
-        self._connection = None if self.sqlite else _server(url, owner)
-        self._files: dict[int, t.IO[str]] = {}
-        self.number = next((n for n in range(1, self.LIMIT + 1) if self._lock(n)), 0)
+    def __init__(self, server: Backend, name: str, owner: str) -> None:
+        self.server = server
+        self.name = name
+        self.number = next(
+            (n for n in range(1, self.LIMIT + 1) if server.try_lock(self._key(n))), 0
+        )
         if not self.number:
-            self.release()
-            raise RuntimeError(
-                f"{self.LIMIT} test processes already use {url.database!r}."
-            )
+            raise RuntimeError(f"{self.LIMIT} test processes already use {name!r}.")
 
     def _key(self, number: int) -> str:
-        name = f"{self.url.database}:{number}"
+        name = f"{self.name}:{number}"
         return "flask_dbcase:" + hashlib.sha256(name.encode()).hexdigest()[:40]
-
-    def _lock(self, number: int) -> bool:
-        if self._connection is None:
-            return self._lock_file(number)
-        if self.url.get_backend_name() == "postgresql":
-            sql = "SELECT pg_try_advisory_lock(hashtext(%(key)s))"
-        else:
-            sql = "SELECT GET_LOCK(%(key)s, 0)"
-        found = self._connection.exec_driver_sql(sql, {"key": self._key(number)})
-        return found.scalar() in (True, 1)
-
-    def _lock_file(self, number: int) -> bool:
-        import fcntl
-
-        # In the temporary directory, not beside the database; never removed, or
-        # two processes could hold the same number.
-        path = os.path.join(tempfile.gettempdir(), f"{self._key(number)[13:]}.lock")
-        lock = open(path, "w")  # noqa: SIM115 kept open while the lock is held
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            return False
-        self._files[number] = lock
-        return True
-
-    def _unlock(self, number: int) -> None:
-        if self._connection is None:
-            self._files.pop(number).close()
-            return
-        if self.url.get_backend_name() == "postgresql":
-            sql = "SELECT pg_advisory_unlock(hashtext(%(key)s))"
-        else:
-            sql = "SELECT RELEASE_LOCK(%(key)s)"
-        self._connection.exec_driver_sql(sql, {"key": self._key(number)})
 
     def drop_stale_copies(self) -> None:
         """Drop numbered copies that no process holds, left by a killed run.
@@ -434,189 +512,118 @@ class _Claim:
         The first process also drops a template a killed run left: at worst, a
         process that starts at the same moment builds it again.
         """
-        if self.number == 1 and self.url.get_backend_name() == "postgresql":
-            template = template_url(self.url)
-            assert self._connection is not None
-            if template.database in _marked_databases(self._connection):
-                with _server_lock(self._connection, template):
-                    _drop(self._connection, template)
-        for number, name in self._copies():
-            if number == self.number or not self._lock(number):
+        server = self.server
+        marked = server.marked()
+        if self.number == 1 and server.clones:
+            template = f"{self.name}_template"
+            if template in marked:
+                with server.locked(_template_lock(template)):
+                    server.drop(template)
+        for number, name in self._copies(marked):
+            if number == self.number or not server.try_lock(self._key(number)):
                 continue
             try:
-                if self._connection is None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(name)
-                else:
-                    quoted = _quoted(self._connection, self.url.set(database=name))
-                    self._connection.exec_driver_sql(
-                        f"DROP DATABASE IF EXISTS {quoted}"
-                    )
+                server.drop(name)
             finally:
-                self._unlock(number)
+                server.unlock(self._key(number))
 
-    def _copies(self) -> list[tuple[int, str]]:
-        base = self.url.database or ""
-        if self._connection is None:
-            if not _in_temp_dir(base):  # a file of the user's, perhaps
-                return []
-            stem, ext = os.path.splitext(base)
-            pattern = re.compile(re.escape(stem) + r"_(\d+)" + re.escape(ext) + "$")
-            folder = os.path.dirname(base) or "."
-            names = [os.path.join(folder, n) for n in os.listdir(folder)]
-        else:
-            pattern = re.compile(re.escape(base) + r"_(\d+)$")
-            names = _marked_databases(self._connection)
-        matches = [(pattern.match(name), name) for name in names]
-        found = [(int(m.group(1)), name) for m, name in matches if m]
-        return [(number, name) for number, name in found if number <= self.LIMIT]
+    def _copies(self, marked: list[str]) -> list[tuple[int, str]]:
+        url = sa.URL.create(self.server.name, database=self.name)
+        names = {
+            type(self.server).numbered(url, n).database: n
+            for n in range(2, self.LIMIT + 1)
+        }
+        return [(names[name], name) for name in marked if name in names]
 
     def release(self) -> None:
-        for lock in self._files.values():
-            lock.close()
-        self._files.clear()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-
-def _server(url: sa.URL, owner: str) -> sa.Connection:
-    """Connect to the server of ``url`` outside any database of the tests."""
-    maintenance = "postgres" if url.get_backend_name() == "postgresql" else ""
-    server = url.set(database=maintenance)
-    engine = sa.create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        return engine.connect()
-    except sa.exc.DBAPIError as error:
-        raise RuntimeError(
-            f"{owner} cannot connect to {describe_url(server)} to create the test"
-            f" database {url.database!r}: {_reason(error)}. Check that the server"
-            " is running and that the URL's host, port and user are right."
-        ) from error
-
-
-#: The comment on the databases flask_dbcase creates; only those are ever swept.
-MARK = "created by flask_dbcase"
-
-
-def _create_marked(
-    connection: sa.Connection, url: sa.URL, template: sa.URL | None = None
-) -> None:
-    name = _quoted(connection, url)
-    if url.get_backend_name() == "postgresql":
-        clone = f" TEMPLATE {_quoted(connection, template)}" if template else ""
-        connection.exec_driver_sql(f"CREATE DATABASE {name}{clone}")
-        connection.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{MARK}'")
-    elif getattr(connection.dialect, "is_mariadb", False):
-        connection.exec_driver_sql(f"CREATE DATABASE {name} COMMENT '{MARK}'")
-    else:  # MySQL keeps no comment on a database: its copies are not swept
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-
-
-def _marked_databases(connection: sa.Connection) -> list[str]:
-    if connection.dialect.name == "postgresql":
-        sql = (
-            "SELECT datname FROM pg_database"
-            " WHERE shobj_description(oid, 'pg_database') = %(mark)s"
-        )
-    elif getattr(connection.dialect, "is_mariadb", False):
-        sql = (
-            "SELECT schema_name FROM information_schema.schemata"
-            " WHERE schema_comment = %(mark)s"
-        )
-    else:
-        return []
-    return list(connection.exec_driver_sql(sql, {"mark": MARK}).scalars())
-
-
-def _exists(connection: sa.Connection, url: sa.URL) -> bool:
-    if url.get_backend_name() == "postgresql":
-        sql = "SELECT 1 FROM pg_database WHERE datname = %(name)s"
-    else:
-        sql = "SELECT 1 FROM information_schema.schemata WHERE schema_name = %(name)s"
-    return connection.exec_driver_sql(sql, {"name": url.database}).first() is not None
-
-
-def _drop(connection: sa.Connection, url: sa.URL) -> None:
-    """Drop a test database this process created, or a stale copy nobody holds."""
-    sql = f"DROP DATABASE IF EXISTS {_quoted(connection, url)}"
-    info = connection.dialect.server_version_info or (0,)
-    if connection.dialect.name == "postgresql" and info >= (13,):
-        # A connection of the ending process may linger (one that SIGTERM cut
-        # short while it was being opened): it must not keep the database alive.
-        sql += " WITH (FORCE)"
-    connection.exec_driver_sql(sql)
+        self.server.unlock(self._key(self.number))
 
 
 @contextlib.contextmanager
-def _server_lock(connection: sa.Connection, url: sa.URL) -> t.Iterator[None]:
-    """Hold a PostgreSQL advisory lock named after the database of ``url``."""
-    key = {"key": f"flask_dbcase:template:{url.database}"}
-    connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%(key)s))", key)
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql("SELECT pg_advisory_unlock(hashtext(%(key)s))", key)
-
-
-def _drop_template(url: sa.URL) -> None:
-    """Drop a template database, waiting for a process that is cloning it."""
-    with _at_exit("template database", url):
-        with _server(url, "flask_dbcase") as connection, _server_lock(connection, url):
-            if url.database in _marked_databases(connection):
-                _drop(connection, url)
-
-
-@contextlib.contextmanager
-def _at_exit(what: str, url: sa.URL) -> t.Iterator[None]:
+def _at_exit(what: str, server: Backend, name: str) -> t.Iterator[None]:
     """Report a failure to drop a database: at exit, nobody is left to raise to."""
     try:
         yield
-    except (sa.exc.DBAPIError, RuntimeError) as error:
+    except (sa.exc.DBAPIError, RuntimeError, OSError) as error:
         print(
-            f"flask_dbcase: could not drop the {what} {url.database!r}"
-            f" on {describe_url(url.set(database=''))}: {error}",
+            f"flask_dbcase: could not drop the {what} {name!r}"
+            f" on {describe_url(server.url)}: {reason(error, server.url)}",
             file=sys.stderr,
         )
 
 
-def _quoted(connection: sa.Connection, url: sa.URL) -> str:
-    preparer = connection.dialect.identifier_preparer
-    return preparer.quote_identifier(url.database or "")
-
-
-def _cannot_create(url: sa.URL, owner: str, error: sa.exc.DBAPIError) -> str:
+def _cannot_create(
+    url: sa.URL, owner: str, server: Backend, error: sa.exc.DBAPIError
+) -> str:
     user = url.username or "the user"
-    if url.get_backend_name() == "postgresql":
-        grant = f"'ALTER ROLE {user} CREATEDB;'"
-    else:
-        grant = f"\"GRANT ALL PRIVILEGES ON `test\\_%`.* TO '{user}'@'%';\""
     return (
         f"{owner} needs the test database {url.database!r} on"
         f" {describe_url(url.set(database=''))}, and cannot create it:"
-        f" {_reason(error)}. Let {user!r} create databases ({grant}), or create"
-        f" {url.database!r} yourself and give {user!r} all rights on it."
+        f" {reason(error, url)}. Let {user!r} create databases"
+        f" ({server.grant(user)}), or create {url.database!r} yourself, give"
+        f" {user!r} all rights on it, and name it in {ALLOW_ENV}."
     )
 
 
-def _redirect(engine: sa.Engine, original: sa.URL, target: sa.URL) -> None:
-    dialect = engine.dialect
-    old_args, old_params = dialect.create_connect_args(original)
-    new_args, new_params = dialect.create_connect_args(target)
-    args = {
-        i: new
-        for i, (old, new) in enumerate(zip(old_args, new_args, strict=True))
-        if old != new
+def point_config(app: Flask, urls: dict[str | None, sa.URL]) -> t.Callable[[], None]:
+    """Make the app's configuration name the test databases; return the undo.
+
+    ``urls`` maps bind keys to the test databases' URLs. Code that builds engines
+    from ``SQLALCHEMY_DATABASE_URI`` or ``SQLALCHEMY_BINDS`` then reaches them.
+    """
+    config = app.config
+    saved = {
+        key: config[key]
+        for key in ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_BINDS")
+        if key in config
     }
-    params = {k: v for k, v in new_params.items() if old_params.get(k) != v}
+    for key, url in urls.items():
+        if key is None:
+            if "SQLALCHEMY_DATABASE_URI" in config:
+                old = config["SQLALCHEMY_DATABASE_URI"]
+                config["SQLALCHEMY_DATABASE_URI"] = _like(old, url)
+            continue
+        binds = dict(config.get("SQLALCHEMY_BINDS") or {})
+        if key not in binds:
+            continue
+        old = binds[key]
+        if isinstance(old, dict):
+            binds[key] = {**old, "url": _like(old.get("url"), url)}
+        else:
+            binds[key] = _like(old, url)
+        config["SQLALCHEMY_BINDS"] = binds
 
-    def connect(dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any) -> None:
-        for index, value in args.items():
-            cargs[index] = value
-        cparams.update(params)
+    def undo() -> None:
+        for key in ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_BINDS"):
+            if key in saved:
+                config[key] = saved[key]
+            else:
+                config.pop(key, None)
 
-    event.listen(engine, "do_connect", connect)
-    engine.url = target
+    return undo
+
+
+def _like(old: t.Any, url: sa.URL) -> t.Any:
+    """``url`` in the form the configuration gave: a string or a URL object."""
+    return url if isinstance(old, sa.URL) else url.render_as_string(False)
+
+
+def same_database_key(engine: sa.Engine) -> t.Hashable:
+    """Return a key equal for engines that reach the same database.
+
+    For an engine pointed at a test database, the server decided it; otherwise
+    the URL does. Each in-memory SQLite engine owns its database, so its key is
+    the engine itself.
+    """
+    switch = databases.switches.get(engine)
+    if switch is not None and switch.target.key is not None:
+        return switch.target.key
+    url = engine.url
+    if is_memory_sqlite(url):
+        return engine
+    if url.get_backend_name() == "sqlite":
+        return ("sqlite", os.path.realpath(url.database or ""))
+    return url.render_as_string(hide_password=False)
 
 
 databases = TestDatabases()

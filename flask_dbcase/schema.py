@@ -8,14 +8,15 @@ import typing as t
 import weakref
 
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.schema import CreateTable
 
 from .database import databases
-from .database import describe_url
-from .database import is_memory_sqlite
-from .database import on_exit
 from .database import same_database_key
+from .database import Target
+from .urls import describe_url
+from .urls import is_memory_sqlite
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -46,7 +47,8 @@ def _tables_key(metadata: sa.MetaData) -> str:
 
 
 class _Built(t.NamedTuple):
-    engine: sa.Engine
+    #: The test database, not the app's engine: that points elsewhere at exit.
+    target: Target
     #: The tables to drop at exit; ``None`` for all the database's tables.
     metadata: sa.MetaData | None
 
@@ -89,7 +91,7 @@ class Schemas:
                     _drop_everything(engine)
             migrations.upgrade(app, path)
             for place, engine in places.items():
-                self.built[place] = _Built(engine, None)
+                self.built[place] = _Built(_target(engine), None)
         empty_all(db, engines)
 
     def prepare(
@@ -116,7 +118,7 @@ class Schemas:
             self._forget_clashes(place[0], metadata)
             reuse = keep or databases.was_cloned(engine.url)
             if reuse and self._reuse(metadata, engine):
-                self.built[place] = _Built(engine, metadata)
+                self.built[place] = _Built(_target(engine), metadata)
                 continue
             cleared = _rebuild(metadata, engine)
             if keep:
@@ -124,15 +126,14 @@ class Schemas:
             if cleared:
                 # The tables of the other binds in this database went too.
                 self._forget_clashes(place[0], None)
-                self.built[place] = _Built(engine, metadata)
+                self.built[place] = _Built(_target(engine), metadata)
                 self.prepare(db, engines, keep)
                 return
-            self.built[place] = _Built(engine, metadata)
+            self.built[place] = _Built(_target(engine), metadata)
 
     def _register_exit(self) -> None:
         if not self._exit_registered:
-            # Registered after the databases' cleanup, so it runs before it.
-            on_exit(self.drop_built)
+            databases.at_exit(self.drop_built)
             self._exit_registered = True
 
     def _forget_clashes(
@@ -161,24 +162,32 @@ class Schemas:
         return True
 
     def drop_built(self) -> None:
-        """Drop the tables this process built, unless they are kept."""
+        """Drop the tables this process built, unless they are kept or their
+        database is dropped anyway."""
         if databases.kept():
             return
         for built in reversed(list(self.built.values())):
+            if databases.drops(built.target):
+                continue
+            engine = built.target.engine(poolclass=NullPool)
             try:
                 if built.metadata is None:
-                    _drop_everything(built.engine)
+                    _drop_everything(engine)
                 else:
-                    built.metadata.drop_all(built.engine)
-            except sa.exc.DBAPIError as error:
+                    built.metadata.drop_all(engine)
+            except (sa.exc.DBAPIError, RuntimeError) as error:
                 # At exit, nobody is left to raise to; the database may be gone.
                 print(
                     f"flask_dbcase: could not drop the test tables in"
-                    f" {describe_url(built.engine.url)}: {error.orig}",
+                    f" {describe_url(engine.url)}: {getattr(error, 'orig', error)}",
                     file=sys.stderr,
                 )
-            built.engine.dispose()
+            engine.dispose()
         self.built.clear()
+
+
+def _target(engine: sa.Engine) -> Target:
+    return databases.switches[engine].target
 
 
 def _record(metadata: sa.MetaData, engine: sa.Engine) -> None:

@@ -23,6 +23,7 @@ from .client import _logout
 from .client import isolated_client_class
 from .config import class_overrides
 from .config import override_config
+from .guard import process_guard
 from .liveserver import LiveServer
 from .responses import _Recorder
 from .responses import ResponseAssertions
@@ -36,6 +37,8 @@ from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
 from .transaction import ConnectionLostError
 from .transaction import TestTransaction
+from .urls import describe_url
+from .urls import is_memory_sqlite
 
 if t.TYPE_CHECKING:
     from flask.ctx import AppContext
@@ -137,9 +140,11 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             return
         state = _ClassState()
         allowed = database.allowed_databases()
+        process_guard.start()
+        cls.addClassCleanup(process_guard.stop)
         shared = _shared_apps.get(_factory(cls)) if cls.reuse_app else None
         if shared is None:
-            with database.refusing_connections(f"'{_name(cls)}.create_app'", allowed):
+            with process_guard.building(f"'{_name(cls)}.create_app'", allowed):
                 app = _build_app(cls)
         else:
             app = shared
@@ -158,15 +163,8 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
                 _share(cls, app, state.engines)
             if cls.keepdb:
                 database.databases.keep = True
-            migrated = _migrations_setting(cls, app)
-            for key, engine in state.engines.items():
-                owner = f"{_name(cls)!r} (bind {key!r})"
-                metadata = None if migrated else db.metadatas.get(key)
-                template = Template(metadata) if metadata is not None else None
-                database.databases.use(engine, owner, allowed, template)
-                database.check_test_database(engine.url, owner, allowed)
-                database.check_connection(engine, owner)
-            _build_schema(cls, app, db, state.engines, migrated)
+            _use_test_databases(cls, app, db, state, allowed, shared is not None)
+            _build_schema(cls, app, db, state.engines, _migrations_setting(cls, app))
             if cls.fixtures:
                 _read_fixtures(cls, app, db, state)
             state.overrides = class_overrides(cls)
@@ -516,6 +514,35 @@ def _read_fixtures(
     state.fixture_rows = loader.rows(cls.fixtures, folders)
 
 
+def _use_test_databases(
+    cls: type[DatabaseTestCase],
+    app: Flask,
+    db: SQLAlchemy,
+    state: _ClassState,
+    allowed: frozenset[str],
+    shared: bool,
+) -> None:
+    """Point every bind's engine, and the app's configuration, at the test
+    databases, until the class ends (the process, for a shared app)."""
+    if shared:
+        return  # the first class that shares the app did it
+    migrated = _migrations_setting(cls, app)
+    urls: dict[str | None, sa.URL] = {}
+    for key, engine in state.engines.items():
+        owner = f"{_name(cls)!r} (bind {key!r})"
+        metadata = None if migrated else db.metadatas.get(key)
+        template = Template(metadata) if metadata is not None else None
+        switch = database.databases.use(engine, owner, allowed, template)
+        if not cls.reuse_app:  # else undone at exit
+            cls.addClassCleanup(switch.undo)
+        urls[key] = switch.target.url
+    undo = database.point_config(app, urls)
+    if cls.reuse_app:
+        database.databases.at_exit(undo)
+    else:
+        cls.addClassCleanup(undo)
+
+
 def _migrations_setting(cls: type[DatabaseTestCase], app: Flask) -> t.Any:
     """The class's ``migrations``, or else the app's ``DBCASE_MIGRATIONS``."""
     if cls.migrations is None:
@@ -563,7 +590,7 @@ def _share(
     cls: type[DatabaseTestCase], app: Flask, engines: dict[str | None, sa.Engine]
 ) -> None:
     if not _shared_apps:
-        database.on_exit(_dispose_shared)
+        database.databases.at_exit(_dispose_shared)
     _shared_apps[_factory(cls)] = app
     _shared_engines.extend(engines.values())
 
@@ -601,12 +628,13 @@ def _check_leaks(
     found: list[str] = []
     for key, engine in state.engines.items():
         metadata = cls.db.metadatas.get(key)
-        if metadata is None or database.is_memory_sqlite(engine.url):
+        if metadata is None or is_memory_sqlite(engine.url):
             continue
         observer = engine
         if test is not None:
             if key not in state.observers:
-                own = sa.create_engine(engine.url, pool_size=1)  # one, kept open
+                target = database.databases.switches[engine].target
+                own = target.engine(pool_size=1)  # one, kept open
                 state.observers[key] = own
                 cls.addClassCleanup(own.dispose)
             observer = state.observers[key]
@@ -621,7 +649,7 @@ def _check_leaks(
             }
         if rows:
             counts = ", ".join(f"{name!r}: {n}" for name, n in rows.items())
-            found.append(f"{counts} in {database.describe_url(engine.url)}")
+            found.append(f"{counts} in {describe_url(engine.url)}")
             if test is None:
                 empty_tables(metadata, engine)
     if not found:

@@ -16,8 +16,8 @@ import typing as t
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from .database import describe_url
 from .database import same_database_key
+from .urls import describe_url
 
 TEST_SAVEPOINT = "dbcase_test"
 APP_SAVEPOINT = "dbcase_app"

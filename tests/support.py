@@ -3,6 +3,7 @@ class from outside."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import typing as t
@@ -84,11 +85,37 @@ class Engine:
         }
 
     def observer(self) -> Observer | None:
-        """Connections of our own to the databases; none for memory."""
+        """Connections of our own to the test databases; none for memory."""
         if self.memory:
             return None
         assert self.url is not None and self.other_url is not None
-        return Observer(self.url, self.other_url)
+        return Observer(derived_url(self.url), derived_url(self.other_url))
+
+    @property
+    def test_url(self) -> str:
+        """The URL of the test database the library derives from :attr:`url`."""
+        assert self.url is not None
+        return derived_url(self.url)
+
+
+def derived_url(url: str) -> str:
+    """The test database flask_dbcase uses for a configured URL, in a serial run.
+
+    Written out here rather than asked of the library, so that a change in the
+    rule fails the suite.
+    """
+    parsed = sa.make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        path = os.path.realpath(name)
+        digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+        stem, ext = os.path.splitext(os.path.basename(path))
+        uid = os.getuid()
+        folder = os.path.join(tempfile.gettempdir(), f"flask_dbcase-{uid}")
+        name = os.path.join(folder, f"test_{stem}-{digest}{ext}")
+    else:
+        name = f"test_{name}"
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def _server_url(url: str, database: str) -> str:

@@ -18,9 +18,9 @@ from flask import Flask
 from sqlalchemy.pool import NullPool
 
 from flask_dbcase import TransactionalTestCase
-from flask_dbcase.database import check_test_database
-from flask_dbcase.database import derive_url
-from flask_dbcase.database import is_test_database
+from flask_dbcase.backends import backend_class
+from flask_dbcase.urls import describe_url
+from flask_dbcase.urls import redact
 
 from .support import engine_classes
 from .support import ENGINES
@@ -34,8 +34,10 @@ SERVERS = [e for e in ENGINES if e.postgresql or e.mysql]
 
 
 class DerivationTests(unittest.TestCase):
-    def derive(self, url: str, allowed: t.Collection[str] = ()) -> str:
-        return derive_url(sa.make_url(url), allowed).render_as_string(False)
+    def derive(self, url: str) -> str:
+        parsed = sa.make_url(url)
+        kind = backend_class(parsed, "'Tests'")
+        return kind.derive(parsed).render_as_string(False)
 
     def test_server_databases_get_a_test_prefix(self) -> None:
         self.assertEqual(
@@ -47,40 +49,40 @@ class DerivationTests(unittest.TestCase):
             "mysql+pymysql://u@h/test_shop?charset=utf8mb4",
         )
 
-    def test_test_databases_stay(self) -> None:
-        for url in (
-            "postgresql://u@h/test",
-            "postgresql://u@h/test_shop",
-            "postgresql://u@h/TestShop",
-            "sqlite://",
-            "sqlite:///:memory:",
-            "sqlite:///file:db?mode=memory&uri=true",
-            f"sqlite:///{tempfile.gettempdir()}/shop.db",
-            "sqlite:////srv/app/test.db",
+    def test_no_name_makes_a_test_database(self) -> None:
+        # Django's rule: whatever the name, the prefix is added.
+        for name in ("test", "testing", "testimonials", "test_shop", "TestShop"):
+            with self.subTest(name=name):
+                self.assertEqual(
+                    self.derive(f"postgresql://u@h/{name}"),
+                    f"postgresql://u@h/test_{name}",
+                )
+
+    def test_sqlite_files_move_to_a_folder_of_the_library(self) -> None:
+        folder = os.path.join(tempfile.gettempdir(), f"flask_dbcase-{os.getuid()}")
+        for path in (
+            "/srv/app/shop.db",
+            f"{tempfile.gettempdir()}/shop.db",  # no folder makes a test database
+            "/srv/app/test.db",
+            f"{folder}/test_shop-01234567.db",
         ):
-            with self.subTest(url=url):
-                parsed = sa.make_url(url)
-                self.assertIs(derive_url(parsed), parsed)
-
-    def test_sqlite_file_moves_to_the_temporary_directory(self) -> None:
-        derived = sa.make_url(self.derive("sqlite:////srv/app/shop.db")).database
-        assert derived is not None
-        self.assertEqual(os.path.dirname(derived), tempfile.gettempdir())
-        self.assertRegex(os.path.basename(derived), r"^test_shop-[0-9a-f]{8}\.db$")
-        other = sa.make_url(self.derive("sqlite:////srv/other/shop.db")).database
-        self.assertNotEqual(derived, other)
-
-    def test_allowed_database_stays(self) -> None:
-        url = "postgresql://u@h/ci_db"
-        self.assertEqual(self.derive(url, {"ci_db"}), url)
-        self.assertTrue(is_test_database(sa.make_url(url), {"ci_db"}))
-        self.assertFalse(is_test_database(sa.make_url(url), {"other"}))
+            with self.subTest(path=path):
+                derived = sa.make_url(self.derive(f"sqlite:///{path}")).database
+                assert derived is not None
+                self.assertEqual(os.path.dirname(derived), folder)
+                stem = os.path.splitext(os.path.basename(path))[0]
+                self.assertRegex(
+                    os.path.basename(derived), rf"^test_{stem}-[0-9a-f]{{8}}\.db$"
+                )
+                self.assertNotEqual(derived, path)
+        other = self.derive("sqlite:////srv/other/shop.db")
+        self.assertNotEqual(self.derive("sqlite:////srv/app/shop.db"), other)
 
     def test_numbered_copies(self) -> None:
-        from flask_dbcase.database import numbered_url
-
         def number(url: str, n: int) -> str:
-            return numbered_url(sa.make_url(url), n).render_as_string(False)
+            parsed = sa.make_url(url)
+            kind = backend_class(parsed, "'Tests'")
+            return kind.numbered(parsed, n).render_as_string(False)
 
         self.assertEqual(
             number("postgresql://u@h/test_shop", 1), "postgresql://u@h/test_shop"
@@ -89,7 +91,6 @@ class DerivationTests(unittest.TestCase):
             number("postgresql://u@h/test_shop", 2), "postgresql://u@h/test_shop_2"
         )
         self.assertEqual(number("sqlite:////t/test.db", 3), "sqlite:////t/test_3.db")
-        self.assertEqual(number("sqlite://", 3), "sqlite://")
 
     def test_allowed_from_the_environment(self) -> None:
         from flask_dbcase.database import allowed_databases
@@ -98,22 +99,27 @@ class DerivationTests(unittest.TestCase):
             self.assertEqual(allowed_databases(), {"a", "b"})
 
 
-class GuardTests(unittest.TestCase):
-    def test_refuses_a_non_test_url_and_hides_the_password(self) -> None:
-        url = sa.make_url("postgresql+psycopg://shop:s3cret@db.example/shop")
-        with self.assertRaises(RuntimeError) as caught:
-            check_test_database(url, "'ShopTests' (bind None)", ())
-        message = str(caught.exception)
-        self.assertIn(
-            "'ShopTests' (bind None) points at"
-            " 'postgresql+psycopg://shop:***@db.example/shop', which is not a test"
-            " database",
-            message,
+class MessageTests(unittest.TestCase):
+    def test_passwords_are_hidden_in_the_user_info_and_the_query(self) -> None:
+        url = sa.make_url(
+            "postgresql+psycopg://shop:s3cret@db.example/shop"
+            "?password=qs3cret&sslpassword=k3y&sslmode=require"
         )
-        self.assertIn("FLASK_DBCASE_WIPE_DATABASES", message)
-        self.assertNotIn("s3cret", message)
+        text = describe_url(url)
+        self.assertEqual(
+            text,
+            "'postgresql+psycopg://shop:***@db.example/shop"
+            "?password=***&sslmode=require&sslpassword=***'",
+        )
+        self.assertEqual(
+            redact("failed for s3cret, qs3cret and k3y", url),
+            "failed for ***, *** and ***",
+        )
 
+
+class GuardTests(unittest.TestCase):
     def test_refuses_connections_made_by_create_app(self) -> None:
+        # In the temporary directory: no folder makes a test database.
         folder = tempfile.mkdtemp()
         path = os.path.join(folder, "shop.db")
 
@@ -129,9 +135,7 @@ class GuardTests(unittest.TestCase):
             def test_a(self) -> None:
                 pass
 
-        # The folder does not count as a temporary one here.
-        with mock.patch("tempfile.gettempdir", return_value="/no-such-temp"):
-            result = run_case(FactoryTests)
+        result = run_case(FactoryTests)
         self.assertEqual(len(result.errors), 1, result.problems())
         error = result.errors[0][1]
         self.assertIn(
@@ -144,11 +148,22 @@ class GuardTests(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
 
     def test_unreachable_database(self) -> None:
-        url = "sqlite:////nonexistent-folder/test.db"
+        # A creator that fails: the test database itself cannot be opened.
+        url = "sqlite:////nonexistent-folder/shop.db"
+
+        def fail() -> t.Any:
+            import sqlite3
+
+            return sqlite3.connect("/nonexistent-folder/shop.db")
 
         class UnreachableTests(TransactionalTestCase):
             def create_app(self) -> Flask:
-                return make_app(MEMORY, SQLALCHEMY_DATABASE_URI=url)
+                options = {"creator": fail}
+                return make_app(
+                    MEMORY,
+                    SQLALCHEMY_DATABASE_URI=url,
+                    SQLALCHEMY_ENGINE_OPTIONS=options,
+                )
 
             def test_a(self) -> None:
                 pass
@@ -173,8 +188,8 @@ class GuardTests(unittest.TestCase):
         error = only_error(ServerTests)
         self.assertIn(
             "'ServerTests' (bind None) cannot connect to"
-            " 'postgresql+psycopg://postgres:***@127.0.0.1:1/postgres' to create the"
-            " test database 'test_shop'",
+            " 'postgresql+psycopg://postgres:***@127.0.0.1:1/postgres' to prepare its"
+            " test database",
             error,
         )
         self.assertNotIn(":pw@", error)
@@ -493,20 +508,23 @@ class ShopTests(_Mixin):
         self.assertEqual({d for d, _ in results[2]["ddl_in"]}, {template})
         self.assertFalse(self.database_exists(template))
 
-    def test_copies_left_by_a_killed_run_are_dropped(self) -> None:
-        from flask_dbcase.database import _create_marked
+    def create_marked(self, *names: str) -> None:
+        """Create databases as flask_dbcase does, marked as its own."""
+        url = sa.make_url(self.engine.url)
+        server = backend_class(url, "'Tests'")(url, "'Tests'")
+        for name in names:
+            server.create(name)
+        server.close()
 
+    def test_copies_left_by_a_killed_run_are_dropped(self) -> None:
         stale, foreign = f"test_{self.name}_2", f"test_{self.name}_3"
         self.addCleanup(self.drop_databases, stale, foreign)
+        template = f"test_{self.name}_template"
+        self.create_marked(stale, *([template] if self.engine.postgresql else []))
         admin = sa.create_engine(
             self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
         )
-        template = f"test_{self.name}_template"
         with admin.connect() as connection:
-            _create_marked(connection, sa.make_url(self.engine.url).set(database=stale))
-            if self.engine.postgresql:
-                url = sa.make_url(self.engine.url).set(database=template)
-                _create_marked(connection, url)
             connection.exec_driver_sql(f"CREATE DATABASE {foreign}")
         admin.dispose()
         self.run_shop()
@@ -524,20 +542,15 @@ class ShopTests(_Mixin):
         self.assertIn("CREATE TABLE author", changed["ddl"])
         again = self.run_shop(FLASK_DBCASE_KEEPDB="1", SHOP_EXTRA_COLUMN="1")
         self.assertEqual(again["ddl"], [])
-        self.run_shop()  # without keepdb: tables dropped, the database left alone
-        self.assertTrue(self.database_exists(f"test_{self.name}"))
+        self.run_shop()  # without keepdb: the kept database is flask_dbcase's
+        self.assertFalse(self.database_exists(f"test_{self.name}"))
 
     def test_tables_of_another_app_that_depend_on_ours_are_dropped(self) -> None:
         # What a killed run of another suite leaves in a shared test database: a
         # table with a foreign key to a table of the same name as one of ours.
         test_db = self.shop.set(database=f"test_{self.name}")
         self.drop_databases(test_db.database or "")
-        admin = sa.create_engine(
-            self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {test_db.database}")
-        admin.dispose()
+        self.create_marked(test_db.database or "")
         self.fill(test_db)
         engine = sa.create_engine(test_db, poolclass=NullPool)
         with engine.begin() as connection:
@@ -545,8 +558,13 @@ class ShopTests(_Mixin):
                 "CREATE TABLE review (id INTEGER PRIMARY KEY,"
                 " author_id INTEGER REFERENCES author (id))"
             )
-        self.run_shop()
-        self.assertEqual(sa.inspect(engine).get_table_names(), [])
+        engine.dispose()
+        result = self.run_shop(FLASK_DBCASE_KEEPDB="1")  # to look at it after
+        self.addCleanup(self.drop_databases, test_db.database or "")
+        self.assertIn("CREATE TABLE author", result["ddl"])
+        engine = sa.create_engine(test_db, poolclass=NullPool)
+        tables = sa.inspect(engine).get_table_names()
+        self.assertEqual(sorted(tables), ["author", "flask_dbcase_schema"])
         engine.dispose()
 
     def test_opt_in_uses_the_database_as_it_is(self) -> None:
@@ -595,9 +613,11 @@ class SqliteShopTests(unittest.TestCase):
     def test_file_in_the_temporary_directory(self) -> None:
         result = self.run_shop()
         (used,) = result["used"]
-        self.assertEqual(os.path.dirname(used), os.path.join(self.folder, "tmp"))
+        folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
+        self.assertEqual(os.path.dirname(used), folder)
         self.assertRegex(os.path.basename(used), r"^test_shop-[0-9a-f]{8}\.db$")
         self.assertFalse(os.path.exists(used))  # removed at exit
+        self.assertEqual(os.listdir(folder), [])  # lock files included
 
     def test_concurrent_processes_get_their_own_file(self) -> None:
         first = self.start(SHOP_HOLD="1.5")

@@ -160,8 +160,9 @@ class Faults(_Mixin):
 
 
 def kill(engine: t.Any, backend: int) -> None:
+    # On the test database: the configured one is refused while a class runs.
     admin = sa.create_engine(
-        engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        engine.test_url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as connection:
         if engine.postgresql:

@@ -12,6 +12,8 @@ import unittest
 
 import sqlalchemy as sa
 
+from .support import derived_url
+
 MODULE = textwrap.dedent(
     """
     from flask import Flask
@@ -70,11 +72,12 @@ class RunnerTests(unittest.TestCase):
             timeout=120,
         )
         output = done.stdout + done.stderr
-        # Nothing is left behind in the database file, whatever the runner.
-        engine = sa.create_engine(self.url)
-        with engine.connect() as connection:
-            self.assertEqual(sa.inspect(connection).get_table_names(), [], output)
-        engine.dispose()
+        # Whatever the runner, the configured file was never opened, and the
+        # test database was removed at exit.
+        self.assertFalse(os.path.exists(f"{self.folder}/test.db"), output)
+        derived = sa.make_url(derived_url(self.url)).database
+        self.assertFalse(os.path.exists(str(derived)), output)
+        self.assertIn("Ran 3 tests" if "unittest" in args else "passed", output)
         return output
 
     def test_unittest(self) -> None:

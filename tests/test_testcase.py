@@ -553,7 +553,7 @@ class ServerTests(unittest.TestCase):
         self.assertTrue(test.id().endswith("test_1_ddl"))
         self.assertIn(ImplicitCommitError.__name__, error)
         self.assertIn(
-            "'mysql+pymysql://root@127.0.0.1/test?charset=utf8mb4' was committed"
+            "'mysql+pymysql://root@127.0.0.1/test_test?charset=utf8mb4' was committed"
             " by the database itself",
             error,
         )

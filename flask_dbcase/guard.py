@@ -1,0 +1,261 @@
+"""Ask the server where each new connection is, and refuse the wrong ones.
+
+An engine's URL can lie: a ``creator`` in the engine options, connect arguments,
+a proxy or a pooled connection made earlier decide where statements really go.
+So flask_dbcase does not trust the URL. Every new connection of an engine it
+pointed at a test database is asked, in one statement, which database it is on
+(:meth:`.Backend.identify`), and is closed with an error unless it is that test
+database. While test classes run, new connections anywhere in the process that
+reach a database the app is configured with are refused too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+from . import backends
+from .backends import Identity
+from .backends.sqlite import folder
+from .urls import describe_url
+
+if t.TYPE_CHECKING:
+    from .database import Target
+
+#: Where a connection record keeps what its server said.
+_INFO_KEY = "flask_dbcase_identity"
+
+#: From 2.0.53 on, SQLAlchemy closes a new connection that a connect event
+#: refused; before, the event must.
+_SA_VERSION = tuple(int(n) for n in re.findall(r"\d+", sa.__version__)[:3])
+_SA_CLOSES = _SA_VERSION >= (2, 0, 53)
+
+
+def identity_of(
+    dbapi_connection: t.Any,
+    record: t.Any,
+    backend: type[backends.Backend] | None = None,
+) -> Identity | None:
+    """What the server says of a new connection; asked once per connection.
+
+    ``backend`` is the engine's when known; otherwise the driver tells it, and
+    ``None`` is returned for a driver flask_dbcase does not know.
+    """
+    cached = record.info.get(_INFO_KEY)
+    if cached is not None and cached[0] is dbapi_connection:
+        return t.cast(Identity, cached[1])
+    if backend is not None:
+        found: Identity | None = backend.identify(dbapi_connection)
+    else:
+        found = backends.identify(dbapi_connection)
+    if found is not None:
+        record.info[_INFO_KEY] = (dbapi_connection, found)
+    return found
+
+
+def describe(found: Identity) -> str:
+    if found.backend == "sqlite":
+        return f"the file {found.database!r}" if found.database else "memory"
+    return f"the {found.backend} database {found.database!r}"
+
+
+def refuse(dbapi_connection: t.Any, message: str) -> t.NoReturn:
+    """Close a new connection before anything runs on it, and say why."""
+    if not _SA_CLOSES:
+        with contextlib.suppress(Exception):
+            dbapi_connection.close()
+    raise RuntimeError(message)
+
+
+class EngineGuard:
+    """Refuse the connections of one engine that are not on its test database.
+
+    :param reason: Says why the connection can be elsewhere, when something
+        other than the URL decides it (a ``creator``).
+    """
+
+    def __init__(
+        self, engine: sa.Engine, target: Target, owner: str, reason: str = ""
+    ) -> None:
+        self.engine = engine
+        self.target = target
+        self.owner = owner
+        self.reason = reason
+        self.backend = backends.BACKENDS[engine.dialect.name]
+        #: What the last connection's server said.
+        self.found: Identity | None = None
+        self.active = False
+
+    def install(self) -> None:
+        # First, before the dialect's own first queries.
+        event.listen(self.engine, "connect", self.check, insert=True)
+        # A connection the pool held before: an in-memory database's.
+        event.listen(self.engine, "checkout", self.check_checkout)
+        self.active = True
+
+    def remove(self) -> None:
+        self.active = False
+        event.remove(self.engine, "connect", self.check)
+        event.remove(self.engine, "checkout", self.check_checkout)
+
+    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
+        message = self.refusal(dbapi_connection, record)
+        if message:
+            refuse(dbapi_connection, message)
+
+    def check_checkout(
+        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
+    ) -> None:
+        message = self.refusal(dbapi_connection, record)
+        if message:  # the pool closes it, and the next connection is refused
+            raise sa.exc.DisconnectionError(message)
+
+    def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
+        if not self.active:
+            return None
+        found = identity_of(dbapi_connection, record, self.backend)
+        assert found is not None
+        self.found = found
+        if self.target.accepts(found):
+            return None
+        return (
+            f"{self.owner} should connect to {self.target.describe()}, but the"
+            f" server says its connection is on {describe(found)}."
+            f" {self.reason or _URL_LIES} flask_dbcase closed the connection before"
+            " running anything on it."
+        )
+
+
+_URL_LIES = (
+    "Something other than the engine's URL decides where it connects: connect"
+    " arguments, a proxy, or a 'creator' in the engine options. Make the engine"
+    " connect where its URL says."
+)
+
+
+class ProcessGuard:
+    """While test classes run, refuse new connections, from anywhere in the
+    process, to the databases the apps are configured with.
+
+    While a ``create_app`` runs, every connection is refused but to a test
+    database: the engines are not pointed at their test databases yet.
+    """
+
+    def __init__(self) -> None:
+        self._users = 0
+        self._building: list[tuple[str, frozenset[str]]] = []
+        #: The configured databases, by backend and name, and who configured
+        #: each, for the message.
+        self.real: dict[tuple[str, str], str] = {}
+
+    def start(self) -> None:
+        """A test class starts: guard until every class that started has ended."""
+        if self._users == 0:
+            event.listen(Pool, "connect", self.check, insert=True)
+            event.listen(Pool, "checkout", self.check_checkout)
+            event.listen(sa.Engine, "do_connect", self.check_file)
+        self._users += 1
+
+    def stop(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            event.remove(Pool, "connect", self.check)
+            event.remove(Pool, "checkout", self.check_checkout)
+            event.remove(sa.Engine, "do_connect", self.check_file)
+
+    @contextlib.contextmanager
+    def building(self, owner: str, allowed: frozenset[str]) -> t.Iterator[None]:
+        """Refuse every connection but to a test database during the block."""
+        self._building.append((owner, allowed))
+        try:
+            yield
+        finally:
+            self._building.pop()
+
+    def add_real(self, found: Identity, owner: str) -> None:
+        """Refuse connections to the configured database ``found`` from now on."""
+        self.real.setdefault((found.backend, found.database), owner)
+
+    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
+        message = self.refusal(dbapi_connection, record)
+        if message:
+            refuse(dbapi_connection, message)
+
+    def check_checkout(
+        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
+    ) -> None:
+        # A connection opened before the tests started, never checked.
+        message = self.refusal(dbapi_connection, record)
+        if message:  # the pool closes it, and the next connection is refused
+            raise sa.exc.DisconnectionError(message)
+
+    def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
+        if backends.is_trusted():
+            return None
+        found = identity_of(dbapi_connection, record)
+        if found is None:
+            return None
+        if self._building:
+            owner, allowed = self._building[-1]
+            if not (found.marked or _private(found) or _named(found, allowed)):
+                return _while_building(owner, describe(found))
+        owner = self.real.get((found.backend, found.database), "")
+        if not owner:
+            return None
+        return (
+            f"flask_dbcase refused a connection to {describe(found)}, which {owner}"
+            " is configured with: tests never touch it. The app's engines point at"
+            " the test database; this connection came from an engine built from a"
+            " URL of its own (one made at import from an environment variable,"
+            " say). Build such engines from"
+            " current_app.config['SQLALCHEMY_DATABASE_URI'], which names the test"
+            " database while tests run, or use db.engine."
+        )
+
+    def check_file(
+        self, dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any
+    ) -> None:
+        """Refuse to open a SQLite file while building, before it is created."""
+        if not self._building or dialect.name != "sqlite":
+            return
+        path = cargs[0] if cargs else cparams.get("database", "")
+        owner, allowed = self._building[-1]
+        if not path or path == ":memory:" or "mode=memory" in path:
+            return
+        real = os.path.realpath(path)
+        if os.path.dirname(real) == folder() or _named_file(real, allowed):
+            return
+        url = sa.URL.create("sqlite", database=path)
+        raise RuntimeError(_while_building(owner, describe_url(url)))
+
+
+def _private(found: Identity) -> bool:
+    return found.backend == "sqlite" and not found.database
+
+
+def _named(found: Identity, allowed: frozenset[str]) -> bool:
+    if found.backend == "sqlite":
+        return _named_file(found.database, allowed)
+    return found.database in allowed
+
+
+def _named_file(path: str, allowed: frozenset[str]) -> bool:
+    return path in allowed or os.path.basename(path) in allowed
+
+
+def _while_building(owner: str, where: str) -> str:
+    return (
+        f"{owner} connected to {where} while building the app, before flask_dbcase"
+        " could point it at a test database. Move database work such as"
+        " 'db.create_all()' out of the app factory: flask_dbcase creates the tables"
+        " itself."
+    )
+
+
+process_guard = ProcessGuard()

@@ -1,0 +1,57 @@
+"""Database URLs in messages, with their secrets hidden."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import sqlalchemy as sa
+
+#: Query parameters that drivers take as secrets (``password``, ``passwd``,
+#: ``sslpassword``, ``PWD``, access tokens and keys).
+_SECRET = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+
+
+def secrets(url: sa.URL) -> list[str]:
+    """The secret values in ``url``: its password, and secret query parameters."""
+    found = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if _SECRET.search(name):
+            values = value if isinstance(value, tuple) else (value,)
+            found.extend(v for v in values if v)
+    return found
+
+
+_HIDDEN = "flask-dbcase-hidden"
+
+
+def describe_url(url: sa.URL) -> str:
+    """Render a URL for a message, with the password and other secrets hidden."""
+    query = {
+        name: (_HIDDEN if _SECRET.search(name) else value)
+        for name, value in url.query.items()
+    }
+    text = url.set(query=query).render_as_string(hide_password=True)
+    return repr(text.replace(_HIDDEN, "***"))
+
+
+def redact(text: str, *urls: sa.URL) -> str:
+    """Replace the secrets of ``urls`` in ``text`` (a driver's message) by ``***``."""
+    found = {secret for url in urls for secret in secrets(url)}
+    for secret in sorted(found, key=len, reverse=True):  # "pw" after "pw2"
+        text = text.replace(secret, "***")
+    return text
+
+
+def is_memory_sqlite(url: sa.URL) -> bool:
+    """Tell whether the URL names an in-memory SQLite database."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def reason(error: BaseException, *urls: sa.URL) -> str:
+    """The driver's words for ``error``, without the secrets of ``urls``."""
+    original: t.Any = getattr(error, "orig", None) or error
+    text = str(original).strip() or type(original).__name__
+    return redact(text, *urls)
