@@ -1,5 +1,6 @@
 """Database test cases for Flask and Flask-SQLAlchemy, built on unittest."""
 
+from .backends import TestDatabaseError as TestDatabaseError
 from .config import override_config as override_config
 from .fixtures import FixtureError as FixtureError
 from .testcase import ClientTestCase as ClientTestCase
@@ -18,6 +19,7 @@ __all__ = [
     "FixtureError",
     "ImplicitCommitError",
     "LiveServerTestCase",
+    "TestDatabaseError",
     "TransactionalTestCase",
     "override_config",
 ]

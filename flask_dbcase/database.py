@@ -32,6 +32,8 @@ from sqlalchemy.pool import NullPool
 from . import backends
 from .backends import Backend
 from .backends import Identity
+from .backends import TestDatabaseError
+from .guard import checking_engine
 from .guard import describe
 from .guard import EngineGuard
 from .guard import process_guard
@@ -248,7 +250,7 @@ class TestDatabases:
         copies of the second and later processes are cloned from a template
         database that ``template`` builds once (see :meth:`was_cloned`).
 
-        :raises RuntimeError: The test database cannot be made or reached, or a
+        :raises TestDatabaseError: The test database cannot be made or reached, or a
             connection is not where the engine's URL says.
         """
         switch = self.switches.get(engine)
@@ -288,7 +290,7 @@ class TestDatabases:
         if _named(real, kind.name, allowed):
             claim = self._claim(server, real, owner)
             if claim.number > 1:
-                raise RuntimeError(
+                raise TestDatabaseError(
                     f"{owner} uses {describe_url(original)} as it is (it is named in"
                     f" {ALLOW_ENV}), and another test process is using it. Run the"
                     " tests in one process, or let flask_dbcase derive a test"
@@ -301,7 +303,7 @@ class TestDatabases:
         url = kind.numbered(derived, number)
         name = url.database or ""
         if (kind.name, name) in process_guard.real:
-            raise RuntimeError(
+            raise TestDatabaseError(
                 f"{owner} needs the test database {name!r}, but the app is also"
                 f" configured with a database of that name: {describe_url(original)}"
                 " and it would be the same. Rename one of them."
@@ -345,7 +347,7 @@ class TestDatabases:
                 return True
             if _named(name, server.name, allowed):
                 return False
-            raise RuntimeError(
+            raise TestDatabaseError(
                 f"{owner} would run on the test database {name!r} on"
                 f" {describe_url(url.set(database=''))}, which exists but was not"
                 " created by flask_dbcase, so flask_dbcase will not empty or drop it."
@@ -356,7 +358,7 @@ class TestDatabases:
             if source is None or not self._clone(server, url, *source):
                 server.create(name)
         except sa.exc.DBAPIError as error:
-            raise RuntimeError(_cannot_create(url, owner, server, error)) from error
+            raise TestDatabaseError(_cannot_create(url, owner, server, error)) from None
         self.created[key] = (server, name)
         return server.marks
 
@@ -457,13 +459,14 @@ def _check_connection(switch: Switch, owner: str) -> None:
     lands."""
     engine = switch.engine
     try:
-        engine.connect().close()
+        with checking_engine():
+            engine.connect().close()
     except sa.exc.DBAPIError as error:
-        raise RuntimeError(
+        raise TestDatabaseError(
             f"{owner} cannot connect to {describe_url(engine.url)}:"
             f" {reason(error, engine.url, switch.original)}. Check that the server"
             " is running and that the URL's host, port and user are right."
-        ) from error
+        ) from None
     target = switch.target
     if target.key is None:  # a creator's: now it is known where it lands
         found = switch.guard.found
@@ -500,7 +503,9 @@ class _Claim:
             (n for n in range(1, self.LIMIT + 1) if server.try_lock(self._key(n))), 0
         )
         if not self.number:
-            raise RuntimeError(f"{self.LIMIT} test processes already use {name!r}.")
+            raise TestDatabaseError(
+                f"{self.LIMIT} test processes already use {name!r}."
+            )
 
     def _key(self, number: int) -> str:
         name = f"{self.name}:{number}"
@@ -544,7 +549,7 @@ def _at_exit(what: str, server: Backend, name: str) -> t.Iterator[None]:
     """Report a failure to drop a database: at exit, nobody is left to raise to."""
     try:
         yield
-    except (sa.exc.DBAPIError, RuntimeError, OSError) as error:
+    except (sa.exc.DBAPIError, TestDatabaseError, OSError) as error:
         print(
             f"flask_dbcase: could not drop the {what} {name!r}"
             f" on {describe_url(server.url)}: {reason(error, server.url)}",

@@ -12,6 +12,7 @@ reach a database the app is configured with are refused too.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import typing as t
@@ -22,6 +23,7 @@ from sqlalchemy.pool import Pool
 
 from . import backends
 from .backends import Identity
+from .backends import TestDatabaseError
 from .backends.sqlite import folder
 from .urls import describe_url
 
@@ -30,6 +32,23 @@ if t.TYPE_CHECKING:
 
 #: Where a connection record keeps what its server said.
 _INFO_KEY = "flask_dbcase_identity"
+
+#: Set while flask_dbcase checks a switched engine's first connection, which its
+#: own guard judges, with the more precise message.
+_checking: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "flask_dbcase_checking", default=False
+)
+
+
+@contextlib.contextmanager
+def checking_engine() -> t.Iterator[None]:
+    """Leave the connections opened in the block to the engine's own guard."""
+    token = _checking.set(True)
+    try:
+        yield
+    finally:
+        _checking.reset(token)
+
 
 #: From 2.0.53 on, SQLAlchemy closes a new connection that a connect event
 #: refused; before, the event must.
@@ -70,7 +89,7 @@ def refuse(dbapi_connection: t.Any, message: str) -> t.NoReturn:
     if not _SA_CLOSES:
         with contextlib.suppress(Exception):
             dbapi_connection.close()
-    raise RuntimeError(message)
+    raise TestDatabaseError(message)
 
 
 class EngineGuard:
@@ -180,7 +199,7 @@ class ProcessGuard:
 
     def add_real(self, found: Identity, owner: str) -> None:
         """Refuse connections to the configured database ``found`` from now on."""
-        self.real.setdefault((found.backend, found.database), owner)
+        self.real[(found.backend, found.database)] = owner
 
     def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
         message = self.refusal(dbapi_connection, record)
@@ -196,7 +215,7 @@ class ProcessGuard:
             raise sa.exc.DisconnectionError(message)
 
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
-        if backends.is_trusted():
+        if backends.is_trusted() or _checking.get():
             return None
         found = identity_of(dbapi_connection, record)
         if found is None:
@@ -232,7 +251,7 @@ class ProcessGuard:
         if os.path.dirname(real) == folder() or _named_file(real, allowed):
             return
         url = sa.URL.create("sqlite", database=path)
-        raise RuntimeError(_while_building(owner, describe_url(url)))
+        raise TestDatabaseError(_while_building(owner, describe_url(url)))
 
 
 def _private(found: Identity) -> bool:

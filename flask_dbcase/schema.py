@@ -15,8 +15,8 @@ from sqlalchemy.schema import CreateTable
 from .database import databases
 from .database import same_database_key
 from .database import Target
-from .urls import describe_url
 from .urls import is_memory_sqlite
+from .urls import reason
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -171,15 +171,23 @@ class Schemas:
                 continue
             engine = built.target.engine(poolclass=NullPool)
             try:
-                if built.metadata is None:
-                    _drop_everything(engine)
-                else:
-                    built.metadata.drop_all(engine)
-            except (sa.exc.DBAPIError, RuntimeError) as error:
-                # At exit, nobody is left to raise to; the database may be gone.
+                connection = engine.connect()
+            except (sa.exc.DBAPIError, RuntimeError):
+                # Gone, or out of reach: the tables are gone with it, or stay in
+                # a database the user allowed, which is wiped before its next use.
+                engine.dispose()
+                continue
+            try:
+                with connection:
+                    if built.metadata is None:
+                        _drop_everything(connection)
+                    else:
+                        built.metadata.drop_all(connection)
+                    connection.commit()
+            except sa.exc.DBAPIError as error:  # at exit, nobody is left to raise to
                 print(
-                    f"flask_dbcase: could not drop the test tables in"
-                    f" {describe_url(engine.url)}: {getattr(error, 'orig', error)}",
+                    "flask_dbcase: could not drop the test tables in"
+                    f" {built.target.describe()}: {reason(error, engine.url)}",
                     file=sys.stderr,
                 )
             engine.dispose()
@@ -253,11 +261,11 @@ def _rebuild(metadata: sa.MetaData, engine: sa.Engine) -> bool:
     return cleared
 
 
-def _drop_everything(engine: sa.Engine) -> None:
+def _drop_everything(bind: sa.Engine | sa.Connection) -> None:
     """Drop every table of a test database, whatever built it."""
     metadata = sa.MetaData()
-    metadata.reflect(engine)
-    metadata.drop_all(engine)
+    metadata.reflect(bind)
+    metadata.drop_all(bind)
 
 
 def _emptied(metadata: sa.MetaData, engine: sa.Engine) -> bool:

@@ -576,6 +576,60 @@ class ShopTests(_Mixin):
         self.assertEqual(shop_result(self, process)["used"], [self.name])
         self.assertFalse(self.database_exists(f"test_{self.name}"))
 
+    def test_database_of_a_killed_run_is_taken_over_and_dropped(self) -> None:
+        test_db = f"test_{self.name}"
+        process = self.start(SHOP_HOLD="60")
+        wait_until(lambda: self.database_exists(test_db) and self.has_tables(test_db))
+        process.kill()  # SIGKILL: no exit handler runs
+        process.communicate()
+        self.assertTrue(self.database_exists(test_db))
+        result = self.run_shop()
+        self.assertEqual(result["used"], [test_db])  # the number was free again
+        self.assertFalse(self.database_exists(test_db))
+
+    def test_database_it_did_not_create_is_refused(self) -> None:
+        test_db = f"test_{self.name}"
+        self.drop_databases(test_db)
+        self.fill_new(test_db)
+        result = start_shop(self.folder, self.shop_url()).communicate(timeout=120)
+        output = "".join(result)
+        self.assertIn(
+            f"would run on the test database {test_db!r} on", output.replace("\n", " ")
+        )
+        self.assertIn("which exists but was not created by flask_dbcase", output)
+        engine = sa.create_engine(self.shop.set(database=test_db), poolclass=NullPool)
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT name FROM author").all()
+        engine.dispose()
+        self.assertEqual([tuple(r) for r in rows], [("sentinel",)])
+
+    def fill_new(self, name: str) -> None:
+        admin = sa.create_engine(
+            self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        self.addCleanup(self.drop_databases, name)
+        self.fill(self.shop.set(database=name))
+
+    def has_tables(self, name: str) -> bool:
+        engine = sa.create_engine(self.shop.set(database=name), poolclass=NullPool)
+        try:
+            return bool(sa.inspect(engine).get_table_names())
+        except sa.exc.DBAPIError:
+            return False
+        finally:
+            engine.dispose()
+
+
+def wait_until(condition: t.Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
 
 class SqliteShopTests(unittest.TestCase):
     """A configured SQLite file outside the temporary directory."""
@@ -634,6 +688,37 @@ class SqliteShopTests(unittest.TestCase):
         self.assertTrue(os.path.exists(first["used"][0]))
         second = self.run_shop(FLASK_DBCASE_KEEPDB="1")
         self.assertEqual(second["ddl"], [])
+
+    def test_file_of_a_killed_run_is_taken_over_and_removed(self) -> None:
+        folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
+        process = self.start(SHOP_HOLD="60")
+        wait_until(lambda: any(n.endswith(".db") for n in _listdir(folder)))
+        time.sleep(0.5)  # into the test
+        process.kill()  # SIGKILL: no exit handler runs
+        process.communicate()
+        left = sorted(_listdir(folder), key=lambda n: os.path.splitext(n)[1])
+        self.assertEqual([os.path.splitext(n)[1] for n in left], [".db", ".lock"])
+        result = self.run_shop()
+        self.assertEqual(result["used"], [os.path.join(folder, left[0])])
+        self.assertEqual(os.listdir(folder), [])
+
+    def test_file_it_did_not_create_is_refused(self) -> None:
+        # The derived name, taken by a file flask_dbcase did not mark.
+        folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
+        first = self.run_shop()
+        (used,) = first["used"]
+        os.makedirs(folder, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{used}", poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE kept (id INTEGER)")
+        engine.dispose()
+        stdout, stderr = self.start().communicate(timeout=120)
+        self.assertIn("which exists but was not created by flask_dbcase", stderr)
+        self.assertTrue(os.path.exists(used))
+
+
+def _listdir(folder: str) -> list[str]:
+    return os.listdir(folder) if os.path.isdir(folder) else []
 
 
 servers = [e for e in ENGINES if e.name in ("postgresql", "mysql")]

@@ -14,6 +14,7 @@ from .base import Backend as Backend
 from .base import Identity as Identity
 from .base import is_trusted as is_trusted
 from .base import MARK as MARK
+from .base import TestDatabaseError as TestDatabaseError
 from .base import trusted as trusted
 from .mysql import MySQLBackend
 from .postgresql import PostgreSQLBackend
@@ -44,12 +45,12 @@ _DRIVERS = {
 def backend_class(url: sa.URL, owner: str) -> type[Backend]:
     """The backend for ``url``.
 
-    :raises RuntimeError: flask_dbcase does not know the kind of server.
+    :raises TestDatabaseError: flask_dbcase does not know the kind of server.
     """
     found = BACKENDS.get(url.get_backend_name())
     if found is None:
         known = ", ".join(sorted(set(BACKENDS) - {"mariadb"}))
-        raise RuntimeError(
+        raise TestDatabaseError(
             f"{owner} uses {url.get_backend_name()!r}, which flask_dbcase does not"
             f" support. It runs tests on {known}."
         )

@@ -36,6 +36,19 @@ def trusted() -> t.Iterator[None]:
         _trusted.reset(token)
 
 
+class TestDatabaseError(RuntimeError):
+    """A test database cannot be prepared, or a connection is not on one.
+
+    The message names the test class, the bind and the database, says why, and
+    what to do; the driver's own words are in it, with any password hidden. No
+    traceback of the driver's follows it, since its frames would show the URL.
+
+    .. versionadded:: 0.1
+    """
+
+    __test__ = False  # not a test, whatever pytest's name matching thinks
+
+
 def is_trusted() -> bool:
     """Tell whether the connection being opened is one of flask_dbcase's own."""
     return _trusted.get()
@@ -112,12 +125,12 @@ class Backend:
                 with trusted():
                     self._connection = engine.connect()
             except sa.exc.DBAPIError as error:
-                raise RuntimeError(
+                raise TestDatabaseError(
                     f"{self.owner} cannot connect to {describe_url(self.url)} to"
                     f" prepare its test database: {reason(error, self.url)}. Check"
                     " that the server is running and that the URL's host, port and"
                     " user are right."
-                ) from error
+                ) from None
         return self._connection
 
     @functools.cached_property

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from .base import Backend
 from .base import first_row
 from .base import Identity
+from .base import TestDatabaseError
 
 #: The ``application_id`` flask_dbcase writes in the header of the files it
 #: creates: ``fdbc``.
@@ -94,11 +95,11 @@ class SQLiteBackend(Backend):
             finally:
                 connection.close()
         except sqlite3.Error as error:
-            raise RuntimeError(
+            raise TestDatabaseError(
                 f"{self.owner} cannot create its test database {name!r}: {error}."
                 " Check that the temporary directory is writable, or point TMPDIR"
                 " at one that is."
-            ) from error
+            ) from None
 
     def drop(self, name: str) -> None:
         for path in (name, f"{name}-journal", f"{name}-wal", f"{name}-shm"):
