@@ -6,6 +6,8 @@ own included, so these counts are exact and deterministic.
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 import typing as t
 import unittest
 
@@ -157,3 +159,50 @@ class StatementCountTests(unittest.TestCase):
         self.assertEqual(
             cleanup["test_2_writes"], ["SELECT EXISTS", "DELETE FROM author"]
         )
+
+
+class TracedConnection(sqlite3.Connection):
+    """A pysqlite connection that records every statement from its first one."""
+
+    log: t.ClassVar[list[list[str]]] = []
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        statements: list[str] = []
+        self.log.append(statements)
+        self.set_trace_callback(statements.append)
+
+
+class ConnectionCostTests(unittest.TestCase):
+    """Where each new connection is, asked of the server, costs one statement."""
+
+    def test_one_statement_per_new_connection(self) -> None:
+        folder = tempfile.mkdtemp(prefix="dbcase-cost-")
+        url = f"sqlite:///{folder}/shop.db"
+        TracedConnection.log = log = []
+
+        for base in (TransactionalTestCase, DatabaseTestCase):
+
+            class Case(base):  # type: ignore[valid-type,misc]
+                @classmethod
+                def create_app(cls) -> Flask:
+                    options = {"connect_args": {"factory": TracedConnection}}
+                    return make_app(
+                        MEMORY,
+                        SQLALCHEMY_DATABASE_URI=url,
+                        SQLALCHEMY_BINDS={},
+                        SQLALCHEMY_ENGINE_OPTIONS=options,
+                    )
+
+                def test_write(self) -> None:
+                    db.session.add(Author(name="a"))
+                    db.session.commit()
+
+            result = run_case(Case)
+            self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertGreater(len(log), 1)
+        for statements in log:
+            asked = [s for s in statements if "pragma_database_list" in s]
+            # Once, and first: nothing ran on the connection before it.
+            self.assertEqual(len(asked), 1, statements)
+            self.assertEqual(statements.index(asked[0]), 0, statements)

@@ -1,0 +1,123 @@
+"""Each kind of server: which database a connection is on, create, mark, lock, drop."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from flask_dbcase.backends import backend_class
+from flask_dbcase.backends import identify
+from flask_dbcase.backends import Identity
+from flask_dbcase.backends import TestDatabaseError
+
+from .support import engine_classes
+from .support import ENGINES
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+
+class BackendTests(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def setUp(self) -> None:
+        url = sa.make_url(self.engine.url)
+        self.kind = backend_class(url, "'Tests'")
+        self.server = self.kind(url, "'Tests'")
+        self.addCleanup(self.server.close)
+        derived = self.kind.derive(url.set(database="dbcase_backend"))
+        self.url = derived
+        self.name = derived.database or ""
+        self.server.drop(self.name)
+        self.addCleanup(self.server.drop, self.name)
+
+    def raw(self, url: sa.URL) -> t.Any:
+        engine = sa.create_engine(url, poolclass=NullPool)
+        self.addCleanup(engine.dispose)
+        connection = engine.raw_connection()
+        self.addCleanup(connection.close)
+        return connection.dbapi_connection
+
+    def test_created_databases_are_marked(self) -> None:
+        self.assertFalse(self.server.exists(self.name))
+        self.server.create(self.name)
+        self.assertTrue(self.server.exists(self.name))
+        self.assertEqual(self.server.is_marked(self.name), self.server.marks)
+        self.server.drop(self.name)
+        self.assertFalse(self.server.exists(self.name))
+
+    def test_the_server_says_where_a_connection_is(self) -> None:
+        self.server.create(self.name)
+        found = identify(self.raw(self.url))
+        expected = self.name
+        if self.kind.name == "sqlite":
+            expected = os.path.realpath(self.name)
+        self.assertEqual(found, Identity(self.kind.name, expected, self.server.marks))
+
+    def test_asking_leaves_no_transaction_open(self) -> None:
+        self.server.create(self.name)
+        connection = self.raw(self.url)
+        self.kind.identify(connection)
+        if self.engine.postgresql:
+            self.assertEqual(connection.info.transaction_status, 0)  # idle
+            self.assertFalse(connection.autocommit)
+        elif self.engine.mysql:
+            cursor = connection.cursor()
+            cursor.execute("SELECT @@in_transaction")
+            self.assertEqual(cursor.fetchone()[0], 0)
+        else:
+            self.assertFalse(connection.in_transaction)
+
+    def test_a_database_it_did_not_create_is_not_marked(self) -> None:
+        if self.kind.name == "sqlite":
+            engine = sa.create_engine(self.url, poolclass=NullPool)
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE t (id INTEGER)")
+            engine.dispose()
+        else:
+            quoted = self.server.quote(self.name)
+            self.server.connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        self.assertFalse(self.server.is_marked(self.name))
+        self.assertFalse(identify(self.raw(self.url)).marked)  # type: ignore[union-attr]
+
+    def test_locks_are_taken_once(self) -> None:
+        other = self.kind(sa.make_url(self.engine.url), "'Other'")
+        self.addCleanup(other.close)
+        key = "flask_dbcase:" + "0" * 40
+        self.assertTrue(self.server.try_lock(key))
+        self.assertFalse(other.try_lock(key))
+        self.server.unlock(key)
+        self.assertTrue(other.try_lock(key))
+        other.unlock(key)
+
+    def test_binds_spelled_two_ways_name_one_server(self) -> None:
+        url = sa.make_url(self.engine.url)
+        if self.kind.name == "sqlite":
+            self.skipTest("files have no server")
+        other = self.kind(url.set(host="localhost"), "'Other'")
+        self.addCleanup(other.close)
+        self.assertEqual(other.id, self.server.id)
+
+
+class UnsupportedTests(unittest.TestCase):
+    def test_unknown_backend(self) -> None:
+        with self.assertRaises(TestDatabaseError) as caught:
+            backend_class(sa.make_url("oracle://u@h/db"), "'ShopTests' (bind None)")
+        self.assertEqual(
+            str(caught.exception),
+            "'ShopTests' (bind None) uses 'oracle', which flask_dbcase does not"
+            " support. It runs tests on mysql, postgresql, sqlite.",
+        )
+
+    def test_unknown_driver_is_not_identified(self) -> None:
+        self.assertIsNone(identify(object()))
+
+
+globals().update(engine_classes([BackendTests], [e for e in ENGINES if not e.memory]))
+del BackendTests
