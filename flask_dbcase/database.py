@@ -146,7 +146,7 @@ class Switch:
         self.target = target
         self.original = engine.url
         self.guard = EngineGuard(engine, target, owner, reason)
-        self._redirect: t.Callable[..., None] | None = None
+        self._redirect: _Redirect | None = None
 
     def apply(self) -> None:
         engine = self.engine
@@ -154,7 +154,7 @@ class Switch:
         if not memory:  # disposing it would destroy an in-memory database
             engine.dispose()
         if self.target.url != self.original:
-            self._redirect = _redirect(engine, self.original, self.target.url)
+            self._redirect = _Redirect(engine, self.original, self.target.url)
             event.listen(engine, "do_connect", self._redirect)
             engine.url = self.target.url
         self.guard.install()
@@ -166,33 +166,54 @@ class Switch:
         databases.switches.pop(engine, None)
         with contextlib.suppress(sa.exc.InvalidRequestError):
             self.guard.remove()
-            if self._redirect is not None:
+        if self._redirect is not None:
+            with contextlib.suppress(sa.exc.InvalidRequestError):
                 event.remove(engine, "do_connect", self._redirect)
+            self._redirect.restore()
         engine.url = self.original
         if not is_memory_sqlite(self.original):
             engine.dispose()
 
 
-def _redirect(
-    engine: sa.Engine, original: sa.URL, target: sa.URL
-) -> t.Callable[..., None]:
-    """A ``do_connect`` listener that connects to ``target`` instead."""
-    dialect = engine.dialect
-    old_args, old_params = dialect.create_connect_args(original)
-    new_args, new_params = dialect.create_connect_args(target)
-    args = {
-        i: new
-        for i, (old, new) in enumerate(zip(old_args, new_args, strict=True))
-        if old != new
-    }
-    params = {k: v for k, v in new_params.items() if old_params.get(k) != v}
+class _Redirect:
+    """A ``do_connect`` listener that connects to ``target`` instead of
+    ``original``."""
 
-    def connect(dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any) -> None:
-        for index, value in args.items():
-            cargs[index] = value
-        cparams.update(params)
+    def __init__(self, engine: sa.Engine, original: sa.URL, target: sa.URL) -> None:
+        dialect = engine.dialect
+        old_args, self.old_params = dialect.create_connect_args(original)
+        new_args, new_params = dialect.create_connect_args(target)
+        pairs = enumerate(zip(old_args, new_args, strict=True))
+        self.args = {i: (old, new) for i, (old, new) in pairs if old != new}
+        self.params = {
+            k: v for k, v in new_params.items() if self.old_params.get(k) != v
+        }
+        self._changed: tuple[t.Any, t.Any] | None = None
 
-    return connect
+    def __call__(
+        self, dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any
+    ) -> None:
+        for index, (_, new) in self.args.items():
+            cargs[index] = new
+        cparams.update(self.params)
+        self._changed = (cargs, cparams)
+
+    def restore(self) -> None:
+        """Undo the change, where SQLAlchemy kept it.
+
+        Before 2.0.53 or so, the arguments a ``do_connect`` listener changes are
+        the engine's own, and stay changed after it is removed.
+        """
+        if self._changed is None:
+            return
+        cargs, cparams = self._changed
+        for index, (old, _) in self.args.items():
+            cargs[index] = old
+        for key in self.params:
+            if key in self.old_params:
+                cparams[key] = self.old_params[key]
+            else:
+                cparams.pop(key, None)
 
 
 def _custom_connect(engine: sa.Engine) -> bool:
