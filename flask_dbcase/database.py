@@ -483,10 +483,16 @@ def _check_connection(switch: Switch, owner: str) -> None:
         with checking_engine():
             engine.connect().close()
     except sa.exc.DBAPIError as error:
+        hint = (
+            f" flask_dbcase never creates a database named in {ALLOW_ENV}: create"
+            " it first, or let flask_dbcase derive a test database."
+            if switch.target.url == switch.original and switch.target.name
+            else ""
+        )
         raise TestDatabaseError(
             f"{owner} cannot connect to {describe_url(engine.url)}:"
             f" {reason(error, engine.url, switch.original)}. Check that the server"
-            " is running and that the URL's host, port and user are right."
+            " is running and that the URL's host, port and user are right." + hint
         ) from None
     target = switch.target
     if target.key is None:  # a creator's: now it is known where it lands

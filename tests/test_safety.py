@@ -521,7 +521,7 @@ class SecretTests(unittest.TestCase):
     def urls(self) -> dict[str, str]:
         secrets = "s3cretUser", "s3cretQuery"
         found = {}
-        postgresql = next(e for e in ENGINES if e.postgresql)
+        postgresql = next(e for e in ENGINES if e.name == "postgresql")
         if postgresql.url:
             role = "dbcase_limited"
             admin = sa.create_engine(postgresql.url, isolation_level="AUTOCOMMIT")
@@ -536,7 +536,7 @@ class SecretTests(unittest.TestCase):
             )
             found["Unreachable"] = base.set(port=9, database="shop")
             found["MayNotCreate"] = base.set(username=role, database="shop")
-        mysql = next(e for e in ENGINES if e.mysql)
+        mysql = next(e for e in ENGINES if e.name == "mysql")
         if mysql.url:
             base = sa.make_url(mysql.url).set(
                 password=secrets[0], query={"password": secrets[1]}
