@@ -147,6 +147,9 @@ class Switch:
         self.original = engine.url
         self.guard = EngineGuard(engine, target, owner, reason)
         self._redirect: _Redirect | None = None
+        #: The dialect's default schema before the switch, if it had one: it
+        #: first connected elsewhere (a module-level app that queried at import).
+        self._schema = engine.dialect.default_schema_name
 
     def apply(self) -> None:
         engine = self.engine
@@ -171,8 +174,20 @@ class Switch:
                 event.remove(engine, "do_connect", self._redirect)
             self._redirect.restore()
         engine.url = self.original
+        engine.dialect.default_schema_name = self._schema
         if not is_memory_sqlite(self.original):
             engine.dispose()
+
+    def refresh(self, connection: sa.Connection) -> None:
+        """Make the dialect name the test database's default schema.
+
+        A dialect learns it on its first connection; one that first connected
+        to the configured database would make reflection look there (on MySQL,
+        the default schema is the database).
+        """
+        if self._schema is not None and self._redirect is not None:
+            dialect = self.engine.dialect
+            dialect.default_schema_name = dialect._get_default_schema_name(connection)
 
 
 class _Redirect:
@@ -304,10 +319,15 @@ class TestDatabases:
         allowed: t.Collection[str],
         template: Template | None,
     ) -> Target:
+        if not original.database:
+            raise TestDatabaseError(
+                f"{owner} uses {describe_url(original)}, which names no database:"
+                " the driver picks one (from a service file, PGDATABASE or the"
+                " user's name), and flask_dbcase cannot tell which to derive a test"
+                " database from. Name the database in the URL."
+            )
         server = self._server(kind, original, owner)
-        real = original.database or ""
-        if kind.name == "sqlite":
-            real = os.path.realpath(real)
+        real = kind.path(original)
         if _named(real, kind.name, allowed):
             claim = self._claim(server, real, owner)
             if claim.number > 1:
@@ -320,14 +340,14 @@ class TestDatabases:
             return Target(kind.name, original, real, False, (server.id, real))
         process_guard.add_real(Identity(kind.name, real, False), owner)
         derived = kind.derive(original)
-        number = self._claim(server, derived.database or "", owner).number
+        number = self._claim(server, kind.path(derived), owner).number
         url = kind.numbered(derived, number)
-        name = url.database or ""
+        name = kind.path(url)
         if (kind.name, name) in process_guard.real:
             raise TestDatabaseError(
-                f"{owner} needs the test database {name!r}, but the app is also"
-                f" configured with a database of that name: {describe_url(original)}"
-                " and it would be the same. Rename one of them."
+                f"{owner} would run on the test database {name!r}, but an app of"
+                " this run is configured with a database of that name, which the"
+                " tests never touch. Rename one of them."
             )
         source = None
         if number > 1 and template is not None and server.clones:
@@ -358,7 +378,7 @@ class TestDatabases:
 
         ``False`` when it is a database the user allowed, which is not marked.
         """
-        name = url.database or ""
+        name = server.path(url)
         key = (server.id, name)
         if key in self.created:
             return server.marks
@@ -480,8 +500,8 @@ def _check_connection(switch: Switch, owner: str) -> None:
     lands."""
     engine = switch.engine
     try:
-        with checking_engine():
-            engine.connect().close()
+        with checking_engine(), engine.connect() as connection:
+            switch.refresh(connection)
     except sa.exc.DBAPIError as error:
         hint = (
             f" flask_dbcase never creates a database named in {ALLOW_ENV}: create"
@@ -595,6 +615,33 @@ def _cannot_create(
         f" ({server.grant(user)}), or create {url.database!r} yourself, give"
         f" {user!r} all rights on it, and name it in {ALLOW_ENV}."
     )
+
+
+def check_schemas(engine: sa.Engine, metadata: sa.MetaData, owner: str) -> None:
+    """Refuse models whose tables name another database as their schema.
+
+    On MySQL and MariaDB a schema is a database, and an attached database on
+    SQLite: a test database cannot be derived for those, so their tables would
+    be created, emptied and dropped where they are.
+
+    :raises TestDatabaseError: A table names another database.
+    """
+    kind = backends.BACKENDS.get(engine.dialect.name)
+    if kind is None:
+        return
+    foreign = sorted(
+        table.fullname
+        for table in metadata.tables.values()
+        if table.schema and kind.foreign_schema(table.schema)
+    )
+    if foreign:
+        listed = ", ".join(f"{name!r}" for name in foreign)
+        raise TestDatabaseError(
+            f"{owner}: the models put tables in other databases ({listed}), which"
+            " flask_dbcase cannot point at test databases, so the tests would"
+            " create, empty and drop them there. Give each database a bind of its"
+            " own in SQLALCHEMY_BINDS, and leave 'schema' out of those models."
+        )
 
 
 def point_config(app: Flask, urls: dict[str | None, sa.URL]) -> t.Callable[[], None]:

@@ -536,6 +536,8 @@ def _use_test_databases(
     urls: dict[str | None, sa.URL] = {}
     for key, engine in state.engines.items():
         owner = f"{_name(cls)!r} (bind {key!r})"
+        if key in db.metadatas:
+            database.check_schemas(engine, db.metadatas[key], owner)
         metadata = None if migrated else db.metadatas.get(key)
         template = Template(metadata) if metadata is not None else None
         switch = database.databases.use(engine, owner, allowed, template)

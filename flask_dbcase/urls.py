@@ -47,7 +47,12 @@ def is_memory_sqlite(url: sa.URL) -> bool:
     """Tell whether the URL names an in-memory SQLite database."""
     if url.get_backend_name() != "sqlite":
         return False
-    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    name = url.database or ""
+    return (
+        name in ("", ":memory:")
+        or name.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    )
 
 
 def reason(error: BaseException, *urls: sa.URL) -> str:

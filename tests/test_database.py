@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.backends import backend_class
 from flask_dbcase.urls import describe_url
+from flask_dbcase.urls import is_memory_sqlite
 from flask_dbcase.urls import redact
 
 from .support import engine_classes
@@ -77,6 +78,51 @@ class DerivationTests(unittest.TestCase):
                 self.assertNotEqual(derived, path)
         other = self.derive("sqlite:////srv/other/shop.db")
         self.assertNotEqual(self.derive("sqlite:////srv/app/shop.db"), other)
+
+    def test_sqlite_uri_forms(self) -> None:
+        folder = os.path.realpath(
+            os.path.join(tempfile.gettempdir(), f"flask_dbcase-{os.getuid()}")
+        )
+        plain = self.derive("sqlite:////srv/app/shop.db")
+        for uri in (
+            "sqlite:///file:/srv/app/shop.db?uri=true",
+            "sqlite:///file://localhost/srv/app/shop.db?mode=rwc&uri=true",
+        ):
+            with self.subTest(uri=uri):
+                derived = sa.make_url(self.derive(uri))
+                assert derived.database is not None
+                self.assertTrue(derived.database.startswith(f"file:{folder}/"))
+                self.assertEqual(
+                    derived.database[len("file:") :], sa.make_url(plain).database
+                )
+                self.assertEqual(derived.query["uri"], "true")
+
+    def test_memory_forms(self) -> None:
+        for url in (
+            "sqlite://",
+            "sqlite:///:memory:",
+            "sqlite:///file::memory:?cache=shared&uri=true",
+            "sqlite:///file:shop?mode=memory&cache=shared&uri=true",
+        ):
+            with self.subTest(url=url):
+                self.assertTrue(is_memory_sqlite(sa.make_url(url)))
+        self.assertFalse(is_memory_sqlite(sa.make_url("sqlite:///shop.db")))
+
+    def test_long_names_are_cut_and_hashed(self) -> None:
+        for scheme, limit in (("postgresql", 63), ("mysql+pymysql", 64)):
+            with self.subTest(scheme=scheme):
+                names = [f"{'a' * 60}{n}" for n in (1, 2)]
+                derived = [
+                    sa.make_url(self.derive(f"{scheme}://u@h/{name}")).database
+                    for name in names
+                ]
+                self.assertNotEqual(derived[0], derived[1])
+                for name in derived:
+                    assert name is not None
+                    self.assertLessEqual(len(name), limit - len("_template"))
+                    self.assertTrue(name.startswith("test_aaaa"))
+                short = f"{scheme}://u@h/{'a' * 40}"
+                self.assertTrue(self.derive(short).endswith("/test_" + "a" * 40))
 
     def test_numbered_copies(self) -> None:
         def number(url: str, n: int) -> str:

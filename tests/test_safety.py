@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
+from flask_dbcase.urls import describe_url
 
 from .support import engine_classes
 from .support import ENGINES
@@ -472,6 +473,149 @@ class Safety(_Mixin):
             self.assertEqual(db.session.query(Entry).count(), 1)
             db.session.remove()
             db.engine.dispose()
+
+    # Found by probing as a hostile user would.
+
+    def test_dialect_that_first_met_the_real_database(self) -> None:
+        # A module-level app that queried at import: its dialect learned the
+        # real database as its default schema (MySQL), where reflection looks.
+        real = self.real("dbcase_imported")
+        before = real.snapshot()
+        with real.connect() as connection, connection.begin():
+            connection.exec_driver_sql("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
+        before = real.snapshot()
+        app = make_app(real.uri)
+        with app.app_context():
+            self.assertEqual(db.session.query(Entry).count(), 1)
+            db.session.remove()
+
+        class ImportedTests(Writes, TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return app
+
+        result = self.run_class(ImportedTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(real.snapshot(), before)
+        with app.app_context():
+            self.assertEqual(db.engine.dialect.default_schema_name, _schema(real))
+            db.engine.dispose()
+
+    def test_tables_in_another_database_are_refused(self) -> None:
+        if self.engine.postgresql:
+            self.skipTest("a PostgreSQL schema is inside the test database")
+        real = self.real()
+        before = real.snapshot()
+        schema = "shop" if self.engine.name == "sqlite_file" else real.name
+        other = SQLAlchemy()
+
+        class Qualified(other.Model):  # type: ignore[name-defined,misc]
+            __tablename__ = "entry"
+            __table_args__ = {"schema": schema}
+            id = other.Column(other.Integer, primary_key=True)
+
+        class QualifiedTests(DatabaseTestCase):
+            db = other
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                app.config["SQLALCHEMY_DATABASE_URI"] = real.uri
+                other.init_app(app)
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        self.assert_one_error(
+            self.run_class(QualifiedTests),
+            f"'QualifiedTests' (bind None): the models put tables in other"
+            f" databases ('{schema}.entry')",
+            "Give each database a bind of its own",
+        )
+        self.assertEqual(real.snapshot(), before)
+
+    def test_url_without_a_database_is_refused(self) -> None:
+        if self.engine.name == "sqlite_file":
+            self.skipTest("a SQLite URL without a file is memory")
+        url = sa.make_url(self.engine.url)._replace(database=None)
+        uri = url.render_as_string(hide_password=False)
+
+        class NoNameTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(uri)
+
+            def test_a(self) -> None:
+                pass
+
+        self.assert_one_error(
+            self.run_class(NoNameTests),
+            f"'NoNameTests' (bind None) uses {describe_url(url)[:-1]}",
+            "which names no database",
+            "Name the database in the URL.",
+        )
+
+    def test_long_names(self) -> None:
+        if self.engine.name == "sqlite_file":
+            self.skipTest("file names are hashed already")
+        names = [f"dbcase_{'x' * 50}_{n}" for n in (1, 2)]
+        reals = [self.real(name) for name in names]
+        seen: list[str] = []
+
+        class LongTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                binds = {"second": reals[1].uri}
+                return make_app(reals[0].uri, SQLALCHEMY_BINDS=binds)
+
+            def test_a(self) -> None:
+                for key in (None, "second"):
+                    with db.engines[key].connect() as connection:
+                        seen.append(server_database(connection))
+
+        result = self.run_class(LongTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(len(set(seen)), 2, seen)
+        limit = 63 if self.engine.postgresql else 64
+        for name in seen:
+            self.assertLessEqual(len(name), limit - len("_template"))
+            self.assertTrue(name.startswith("test_dbcase_xxx"), name)
+
+
+class SqliteUriTests(unittest.TestCase):
+    def test_uri_form_with_parameters(self) -> None:
+        sqlite = next(e for e in ENGINES if e.name == "sqlite_file")
+        real = Real(sqlite, "shop.db")
+        self.addCleanup(real.drop)
+        before = real.snapshot()
+        uri = f"sqlite:///file:{real.name}?mode=rwc&cache=shared&uri=true"
+        seen: list[str] = []
+
+        class UriTests(Writes, TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(uri)
+
+            def test_1_write(self) -> None:
+                super().test_1_write()
+                seen.append(self.seen)
+
+        result = run_case(UriTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(real.snapshot(), before)
+        folder = os.path.dirname(seen[0])
+        self.assertRegex(os.path.basename(seen[0]), r"^test_shop-[0-9a-f]{8}\.db$")
+        self.assertEqual([n for n in os.listdir(folder) if "?" in n], [])
+
+
+def _schema(real: Real) -> str | None:
+    """The default schema of a dialect that connected to ``real``."""
+    if real.engine.postgresql:
+        return "public"
+    if real.engine.mysql:
+        return real.name
+    return "main"
 
 
 def _described(engine: t.Any, real: Real) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import hashlib
 import typing as t
 
 import sqlalchemy as sa
@@ -96,10 +97,33 @@ class Backend:
         statement, leaving no transaction open."""
         raise NotImplementedError
 
+    #: The longest database name the server takes.
+    max_name: t.ClassVar[int] = 63
+
+    @classmethod
+    def path(cls, url: sa.URL) -> str:
+        """The name the server gives the database of ``url``."""
+        return url.database or ""
+
     @classmethod
     def derive(cls, url: sa.URL) -> sa.URL:
-        """Return the URL of the test database for a configured ``url``."""
-        return url.set(database=f"test_{url.database or ''}")
+        """Return the URL of the test database for a configured ``url``.
+
+        ``test_`` and the name; a name too long to take a copy's or the
+        template's suffix as well is cut, and ends with a hash of the whole.
+        """
+        name = f"test_{url.database or ''}"
+        room = cls.max_name - len("_template")
+        if len(name.encode()) > room:
+            digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+            head = name.encode()[: room - 9].decode(errors="ignore")
+            name = f"{head}_{digest}"
+        return url.set(database=name)
+
+    @classmethod
+    def foreign_schema(cls, schema: str) -> bool:
+        """Tell whether a table's ``schema`` is outside the connection's database."""
+        return False
 
     @classmethod
     def numbered(cls, url: sa.URL, number: int) -> sa.URL:

@@ -12,6 +12,7 @@ from .base import MARK
 
 class MySQLBackend(Backend):
     name = "mysql"
+    max_name = 64
 
     @classmethod
     def identify(cls, dbapi_connection: t.Any) -> Identity:
@@ -25,6 +26,10 @@ class MySQLBackend(Backend):
             return Identity(cls.name, row[0] or "", row[1] == MARK)
         row = first_row(dbapi_connection, "SELECT DATABASE()")
         return Identity(cls.name, row[0] or "", False)
+
+    @classmethod
+    def foreign_schema(cls, schema: str) -> bool:
+        return True  # a schema is a database
 
     @property
     def marks(self) -> bool:  # type: ignore[override]

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import tempfile
 import typing as t
+import urllib.parse
 
 import sqlalchemy as sa
 
@@ -25,7 +26,8 @@ APPLICATION_ID = 0x66646263
 def folder() -> str:
     """The folder of this user's test databases, in the temporary directory."""
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    path = os.path.join(tempfile.gettempdir(), f"flask_dbcase-{uid}")
+    # Without symbolic links (macOS's /tmp is one), as the server names files.
+    path = os.path.realpath(os.path.join(tempfile.gettempdir(), f"flask_dbcase-{uid}"))
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
@@ -59,19 +61,40 @@ class SQLiteBackend(Backend):
         return Identity(cls.name, path, row[1] == APPLICATION_ID)
 
     @classmethod
+    def path(cls, url: sa.URL) -> str:
+        """The real path of the file of ``url``, in either of SQLite's forms:
+        a file name, or a ``file:`` URI (with ``uri=true``)."""
+        name = url.database or ""
+        if name.startswith("file:"):
+            name = urllib.parse.unquote(urllib.parse.urlsplit(name).path)
+        return os.path.realpath(name)
+
+    @classmethod
     def derive(cls, url: sa.URL) -> sa.URL:
-        path = os.path.realpath(url.database or "")
+        path = cls.path(url)
         # Projects that share a file name must not share a test database.
         digest = hashlib.sha256(path.encode()).hexdigest()[:8]
         stem, ext = os.path.splitext(os.path.basename(path))
-        return url.set(database=os.path.join(folder(), f"test_{stem}-{digest}{ext}"))
+        derived = os.path.join(folder(), f"test_{stem}-{digest}{ext}")
+        return cls._with_path(url, derived)
+
+    @classmethod
+    def foreign_schema(cls, schema: str) -> bool:
+        return schema not in ("main", "temp")  # an attached database
 
     @classmethod
     def numbered(cls, url: sa.URL, number: int) -> sa.URL:
         if number == 1:
             return url
-        stem, ext = os.path.splitext(url.database or "")
-        return url.set(database=f"{stem}_{number}{ext}")
+        stem, ext = os.path.splitext(cls.path(url))
+        return cls._with_path(url, f"{stem}_{number}{ext}")
+
+    @classmethod
+    def _with_path(cls, url: sa.URL, path: str) -> sa.URL:
+        """``url`` naming the file at ``path``, in the form ``url`` uses."""
+        if (url.database or "").startswith("file:"):
+            path = "file:" + urllib.parse.quote(path)
+        return url.set(database=path)
 
     def server_id(self) -> t.Hashable:
         return (self.name,)
