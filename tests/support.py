@@ -193,9 +193,11 @@ class Observer:
     """Count rows from connections of its own, outside any test transaction."""
 
     def __init__(self, url: str, other_url: str) -> None:
+        # One connection each, kept open: every use ends its transaction, so
+        # the next sees what was committed meanwhile.
         self.engines = {
-            None: sa.create_engine(url, poolclass=NullPool),
-            "other": sa.create_engine(other_url, poolclass=NullPool),
+            None: sa.create_engine(url, pool_size=1),
+            "other": sa.create_engine(other_url, pool_size=1),
         }
 
     def counts(self) -> dict[str, int | None]:
