@@ -34,13 +34,17 @@ import sqlalchemy as sa  # noqa: E402
 from bench_app import create_app  # noqa: E402
 from bench_app import db  # noqa: E402
 from bench_app import typical_work  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy.pool import Pool  # noqa: E402
 
 import flask_dbcase.transaction  # noqa: E402
 from flask_dbcase import ClientTestCase  # noqa: E402
 from flask_dbcase import DatabaseTestCase  # noqa: E402
 from flask_dbcase import TransactionalTestCase  # noqa: E402
 from flask_dbcase.backends import backend_class  # noqa: E402
+from flask_dbcase.backends import BACKENDS  # noqa: E402
+from flask_dbcase.backends import is_trusted  # noqa: E402
 from flask_dbcase.client import isolated_client  # noqa: E402
 
 
@@ -233,6 +237,39 @@ class StatementCounter:
         flask_dbcase.transaction._Savepoints.run = self._original  # type: ignore[method-assign]
 
 
+class ConnectionCounter:
+    """Count new connections, and the statements flask_dbcase sends to ask each
+    which database it is on."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.checks = 0
+        self._saved: dict[type, t.Any] = {}
+
+    def __enter__(self) -> ConnectionCounter:
+        event.listen(Pool, "connect", self._connected)
+        for kind in set(BACKENDS.values()):
+            self._saved[kind] = kind.__dict__["identify"]
+            kind.identify = classmethod(self._counting(kind.identify))  # type: ignore[method-assign,assignment]
+        return self
+
+    def _counting(self, identify: t.Callable[[t.Any], t.Any]) -> t.Callable[..., t.Any]:
+        def counted(cls: type, dbapi_connection: t.Any) -> t.Any:
+            self.checks += 1
+            return identify(dbapi_connection)
+
+        return counted
+
+    def _connected(self, dbapi_connection: t.Any, record: t.Any) -> None:
+        if not is_trusted():  # the library's own, to the server's maintenance database
+            self.connections += 1
+
+    def __exit__(self, *args: t.Any) -> None:
+        event.remove(Pool, "connect", self._connected)
+        for kind, identify in self._saved.items():
+            kind.identify = identify  # type: ignore[method-assign]
+
+
 def reset_databases(engine: Engine, create: bool = True) -> None:
     """Drop the engine's server databases, and create them empty again."""
     for url in (engine.url, engine.audit_url):
@@ -282,11 +319,13 @@ def measure(engine: Engine, n: int) -> dict[str, t.Any]:
             elif base == "manual":
                 times = run(manual_case(engine, count, typical)).times
             else:
-                with StatementCounter() as counter:
+                with StatementCounter() as counter, ConnectionCounter() as opened:
                     result = run(library_case(base, engine, count, typical), counter)
                 times = result.times
                 if base is not DatabaseTestCase:  # its DELETEs are not counted
                     row[f"{kind} statements"] = result.statements / count
+                if opened.connections:
+                    row["checks"] = opened.checks / opened.connections
             row[kind] = per_test_ms(times)
         figures[label] = row
         gc.collect()
@@ -300,6 +339,7 @@ def report(results: dict[str, dict[str, t.Any]]) -> list[list[str]]:
         "empty ms",
         "typical ms",
         "statements",
+        "checks",
         "empty vs floor",
         "typical vs floor",
         "create_all/drop_all vs this",
@@ -320,6 +360,7 @@ def report(results: dict[str, dict[str, t.Any]]) -> list[list[str]]:
                     f"{row['empty']:.3f}",
                     f"{row['typical']:.3f}",
                     "" if None in statements else "{:g} / {:g}".format(*statements),
+                    "" if "checks" not in row else f"{row['checks']:g}",
                     f"{row['empty'] / floor['empty']:.2f}x",
                     f"{row['typical'] / floor['typical']:.2f}x",
                     ""
@@ -563,7 +604,10 @@ def main() -> None:
     if args.rst:
         note = (
             f"{args.tests} tests per row, median per-test time; Python"
-            f" {sys.version.split()[0]}, SQLAlchemy {sa.__version__}."
+            f" {sys.version.split()[0]}, SQLAlchemy {sa.__version__}. Statements:"
+            " the library's own per test, empty / typical. Checks: the statements"
+            " it sends per new connection, to ask the server which database the"
+            " connection is on."
         )
         write_rst(rows, args.rst, note)
     for engine in found if args.soak else []:

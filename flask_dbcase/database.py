@@ -33,6 +33,7 @@ from . import backends
 from .backends import Backend
 from .backends import Identity
 from .backends import TestDatabaseError
+from .guard import allows
 from .guard import checking_engine
 from .guard import describe
 from .guard import EngineGuard
@@ -76,12 +77,6 @@ def allowed_databases(extra: t.Iterable[str] = ()) -> frozenset[str]:
     return frozenset(n.strip() for n in [*names, *extra] if n.strip())
 
 
-def _named(name: str, backend: str, allowed: t.Collection[str]) -> bool:
-    if backend == "sqlite":  # a file, by its path or its name
-        return name in allowed or os.path.basename(name) in allowed
-    return name in allowed
-
-
 class Target:
     """A test database, and what the server must say of a connection on it.
 
@@ -115,7 +110,7 @@ class Target:
         if found.backend != self.backend:
             return False
         if self.name is None:
-            return _named(found.database, self.backend, self.allowed)
+            return allows(self.allowed, self.backend, found.database)
         return found.database == self.name and (found.marked or not self.marked)
 
     def describe(self) -> str:
@@ -328,7 +323,7 @@ class TestDatabases:
             )
         server = self._server(kind, original, owner)
         real = kind.path(original)
-        if _named(real, kind.name, allowed):
+        if allows(allowed, kind.name, real):
             claim = self._claim(server, real, owner)
             if claim.number > 1:
                 raise TestDatabaseError(
@@ -386,7 +381,7 @@ class TestDatabases:
             if server.marks and server.is_marked(name):  # a run that ended left it
                 self.created[key] = (server, name)
                 return True
-            if _named(name, server.name, allowed):
+            if allows(allowed, server.name, name):
                 return False
             raise TestDatabaseError(
                 f"{owner} would run on the test database {name!r} on"

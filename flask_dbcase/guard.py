@@ -25,7 +25,9 @@ from . import backends
 from .backends import Identity
 from .backends import TestDatabaseError
 from .backends.sqlite import folder
+from .backends.sqlite import SQLiteBackend
 from .urls import describe_url
+from .urls import is_memory_sqlite
 
 if t.TYPE_CHECKING:
     from .database import Target
@@ -92,7 +94,27 @@ def refuse(dbapi_connection: t.Any, message: str) -> t.NoReturn:
     raise TestDatabaseError(message)
 
 
-class EngineGuard:
+class _Guard:
+    """Check connections as a pool makes them and hands them out."""
+
+    def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
+        """Why the connection must not be used; ``None`` if it may."""
+        raise NotImplementedError
+
+    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
+        message = self.refusal(dbapi_connection, record)
+        if message:
+            refuse(dbapi_connection, message)
+
+    def check_checkout(
+        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
+    ) -> None:
+        message = self.refusal(dbapi_connection, record)
+        if message:  # the pool closes it, and the next connection is refused
+            raise sa.exc.DisconnectionError(message)
+
+
+class EngineGuard(_Guard):
     """Refuse the connections of one engine that are not on its test database.
 
     :param reason: Says why the connection can be elsewhere, when something
@@ -123,18 +145,6 @@ class EngineGuard:
         event.remove(self.engine, "connect", self.check)
         event.remove(self.engine, "checkout", self.check_checkout)
 
-    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
-        message = self.refusal(dbapi_connection, record)
-        if message:
-            refuse(dbapi_connection, message)
-
-    def check_checkout(
-        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
-    ) -> None:
-        message = self.refusal(dbapi_connection, record)
-        if message:  # the pool closes it, and the next connection is refused
-            raise sa.exc.DisconnectionError(message)
-
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
         if not self.active:
             return None
@@ -158,7 +168,7 @@ _URL_LIES = (
 )
 
 
-class ProcessGuard:
+class ProcessGuard(_Guard):
     """While test classes run, refuse new connections, from anywhere in the
     process, to the databases the apps are configured with.
 
@@ -201,19 +211,6 @@ class ProcessGuard:
         """Refuse connections to the configured database ``found`` from now on."""
         self.real[(found.backend, found.database)] = owner
 
-    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
-        message = self.refusal(dbapi_connection, record)
-        if message:
-            refuse(dbapi_connection, message)
-
-    def check_checkout(
-        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
-    ) -> None:
-        # A connection opened before the tests started, never checked.
-        message = self.refusal(dbapi_connection, record)
-        if message:  # the pool closes it, and the next connection is refused
-            raise sa.exc.DisconnectionError(message)
-
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
         if backends.is_trusted() or _checking.get():
             return None
@@ -222,7 +219,8 @@ class ProcessGuard:
             return None
         if self._building:
             owner, allowed = self._building[-1]
-            if not (found.marked or _private(found) or _named(found, allowed)):
+            named = allows(allowed, found.backend, found.database)
+            if not (found.marked or _private(found) or named):
                 return _while_building(owner, describe(found))
         owner = self.real.get((found.backend, found.database), "")
         if not owner:
@@ -244,28 +242,26 @@ class ProcessGuard:
         if not self._building or dialect.name != "sqlite":
             return
         path = cargs[0] if cargs else cparams.get("database", "")
-        owner, allowed = self._building[-1]
-        if not path or path == ":memory:" or "mode=memory" in path:
-            return
-        real = os.path.realpath(path)
-        if os.path.dirname(real) == folder() or _named_file(real, allowed):
-            return
         url = sa.URL.create("sqlite", database=path)
+        if is_memory_sqlite(url) or "mode=memory" in path:
+            return
+        owner, allowed = self._building[-1]
+        real = SQLiteBackend.path(url)
+        if os.path.dirname(real) == folder() or allows(allowed, "sqlite", real):
+            return
         raise TestDatabaseError(_while_building(owner, describe_url(url)))
+
+
+def allows(allowed: t.Collection[str], backend: str, name: str) -> bool:
+    """Tell whether the user named a database in ``allowed`` (a file by its path
+    or its name)."""
+    if backend == "sqlite":
+        return name in allowed or os.path.basename(name) in allowed
+    return name in allowed
 
 
 def _private(found: Identity) -> bool:
     return found.backend == "sqlite" and not found.database
-
-
-def _named(found: Identity, allowed: frozenset[str]) -> bool:
-    if found.backend == "sqlite":
-        return _named_file(found.database, allowed)
-    return found.database in allowed
-
-
-def _named_file(path: str, allowed: frozenset[str]) -> bool:
-    return path in allowed or os.path.basename(path) in allowed
 
 
 def _while_building(owner: str, where: str) -> str:

@@ -154,6 +154,12 @@ def make_app(uri: str, **config: t.Any) -> Flask:
     return app
 
 
+def writing(name: str, base: type, create_app: t.Callable[[], Flask]) -> t.Any:
+    """A test class called ``name`` with the tests of :class:`Writes`."""
+    factory = classmethod(lambda cls: create_app())
+    return type(name, (Writes, base), {"create_app": factory, "seen": []})
+
+
 def server_database(connection: sa.Connection) -> str:
     """Which database the server says ``connection`` is on."""
     if connection.dialect.name == "postgresql":
@@ -167,10 +173,13 @@ def server_database(connection: sa.Connection) -> str:
 class Writes:
     """Tests that write, commit and look, as a suite's tests do."""
 
+    #: Where the server said the first test's connection was.
+    seen: t.ClassVar[list[str]]
+
     def test_1_write(self) -> None:
         db.session.add(Entry(id=2, text="from a test"))
         db.session.commit()
-        self.seen = server_database(db.session.connection())  # type: ignore[attr-defined]
+        self.seen.append(server_database(db.session.connection()))
 
     def test_2_empty(self) -> None:
         assert db.session.query(Entry).count() == 0
@@ -204,13 +213,12 @@ class Safety(_Mixin):
 
         for base in (TransactionalTestCase, DatabaseTestCase):
             with self.subTest(base=base.__name__):
-
-                class CreatorTests(Writes, base):  # type: ignore[valid-type,misc]
-                    @classmethod
-                    def create_app(cls) -> Flask:
-                        return make_app(real.uri, SQLALCHEMY_ENGINE_OPTIONS=options)
-
-                result = self.run_class(CreatorTests)
+                case = writing(
+                    "CreatorTests",
+                    base,
+                    lambda: make_app(real.uri, SQLALCHEMY_ENGINE_OPTIONS=options),
+                )
+                result = self.run_class(case)
                 message = self.assert_one_error(
                     result,
                     "'CreatorTests' (bind None) should connect to a database named"
@@ -227,6 +235,8 @@ class Safety(_Mixin):
         before = real.snapshot()
 
         class FactoryTests(Writes, TransactionalTestCase):
+            seen: t.ClassVar[list[str]] = []
+
             @classmethod
             def create_app(cls) -> Flask:
                 options = {"creator": real.creator()}
@@ -247,22 +257,16 @@ class Safety(_Mixin):
         ci = self.real("dbcase_ci")
         before = real.snapshot()
         options = {"creator": ci.creator()}
-        seen: list[str] = []
-
-        class AllowedTests(Writes, DatabaseTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                return make_app(real.uri, SQLALCHEMY_ENGINE_OPTIONS=options)
-
-            def test_1_write(self) -> None:
-                super().test_1_write()
-                seen.append(self.seen)
-
+        case = writing(
+            "AllowedTests",
+            DatabaseTestCase,
+            lambda: make_app(real.uri, SQLALCHEMY_ENGINE_OPTIONS=options),
+        )
         allow = {"FLASK_DBCASE_WIPE_DATABASES": os.path.basename(ci.name)}
         with mock.patch.dict(os.environ, allow):
-            result = self.run_class(AllowedTests)
+            result = self.run_class(case)
         self.assertTrue(result.wasSuccessful(), result.problems())
-        self.assertEqual(os.path.basename(seen[0]), os.path.basename(ci.name))
+        self.assertEqual(os.path.basename(case.seen[0]), os.path.basename(ci.name))
         self.assertEqual(real.snapshot(), before)
         self.assertEqual(ci.snapshot()["entry"], [])  # emptied: it was allowed
 
@@ -377,41 +381,21 @@ class Safety(_Mixin):
     def check_derived(self, name: str, base: type) -> None:
         real = self.real(name)
         before = real.snapshot()
-        seen: list[str] = []
-
-        class NamedTests(Writes, base):  # type: ignore[valid-type,misc]
-            @classmethod
-            def create_app(cls) -> Flask:
-                return make_app(real.uri)
-
-            def test_1_write(self) -> None:
-                super().test_1_write()
-                seen.append(self.seen)
-
-        result = self.run_class(NamedTests)
+        case = writing("NamedTests", base, lambda: make_app(real.uri))
+        result = self.run_class(case)
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(real.snapshot(), before)
         stem = os.path.splitext(name)[0]
-        self.assertRegex(os.path.basename(seen[0]), rf"^test_{stem}\b")
+        self.assertRegex(os.path.basename(case.seen[0]), rf"^test_{stem}\b")
 
     def test_allowed_database_is_used_as_it_is(self) -> None:
         real = self.real("testing")
         name = os.path.basename(real.name)
-        seen: list[str] = []
-
-        class AllowedTests(Writes, DatabaseTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                return make_app(real.uri)
-
-            def test_1_write(self) -> None:
-                super().test_1_write()
-                seen.append(self.seen)
-
+        case = writing("AllowedTests", DatabaseTestCase, lambda: make_app(real.uri))
         with mock.patch.dict(os.environ, {"FLASK_DBCASE_WIPE_DATABASES": name}):
-            result = self.run_class(AllowedTests)
+            result = self.run_class(case)
         self.assertTrue(result.wasSuccessful(), result.problems())
-        self.assertEqual(os.path.basename(seen[0]), name)
+        self.assertEqual(os.path.basename(case.seen[0]), name)
         self.assertEqual(real.snapshot()["entry"], [])  # wiped, as allowed
 
     # 5. One database spelled two ways.
@@ -451,24 +435,13 @@ class Safety(_Mixin):
         app = make_app(real.uri)
         with app.app_context():  # a factory that queries at start-up
             self.assertEqual(db.session.query(Entry).count(), 1)
-        seen: list[str] = []
-
         for base in (TransactionalTestCase, DatabaseTestCase):
             with self.subTest(base=base.__name__):
-
-                class PooledTests(Writes, base):  # type: ignore[valid-type,misc]
-                    @classmethod
-                    def create_app(cls) -> Flask:
-                        return app
-
-                    def test_1_write(self) -> None:
-                        super().test_1_write()
-                        seen.append(self.seen)
-
-                result = self.run_class(PooledTests)
+                case = writing("PooledTests", base, lambda: app)
+                result = self.run_class(case)
                 self.assertTrue(result.wasSuccessful(), result.problems())
                 self.assertEqual(real.snapshot(), before)
-                self.assertRegex(os.path.basename(seen[-1]), r"^test_dbcase_real\b")
+                self.assertRegex(os.path.basename(case.seen[0]), r"^test_dbcase_real\b")
         with app.app_context():  # and the app is the app again
             self.assertEqual(db.session.query(Entry).count(), 1)
             db.session.remove()
@@ -489,12 +462,9 @@ class Safety(_Mixin):
             self.assertEqual(db.session.query(Entry).count(), 1)
             db.session.remove()
 
-        class ImportedTests(Writes, TransactionalTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                return app
-
-        result = self.run_class(ImportedTests)
+        result = self.run_class(
+            writing("ImportedTests", TransactionalTestCase, lambda: app)
+        )
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(real.snapshot(), before)
         with app.app_context():
@@ -590,22 +560,12 @@ class SqliteUriTests(unittest.TestCase):
         self.addCleanup(real.drop)
         before = real.snapshot()
         uri = f"sqlite:///file:{real.name}?mode=rwc&cache=shared&uri=true"
-        seen: list[str] = []
-
-        class UriTests(Writes, TransactionalTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                return make_app(uri)
-
-            def test_1_write(self) -> None:
-                super().test_1_write()
-                seen.append(self.seen)
-
-        result = run_case(UriTests)
+        case = writing("UriTests", TransactionalTestCase, lambda: make_app(uri))
+        result = run_case(case)
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(real.snapshot(), before)
-        folder = os.path.dirname(seen[0])
-        self.assertRegex(os.path.basename(seen[0]), r"^test_shop-[0-9a-f]{8}\.db$")
+        folder = os.path.dirname(case.seen[0])
+        self.assertRegex(os.path.basename(case.seen[0]), r"^test_shop-[0-9a-f]{8}\.db$")
         self.assertEqual([n for n in os.listdir(folder) if "?" in n], [])
 
 
