@@ -46,6 +46,7 @@ from flask_dbcase.backends import backend_class  # noqa: E402
 from flask_dbcase.backends import BACKENDS  # noqa: E402
 from flask_dbcase.backends import is_trusted  # noqa: E402
 from flask_dbcase.client import isolated_client  # noqa: E402
+from flask_dbcase.transaction import SharedConnection  # noqa: E402
 
 
 class Engine(t.NamedTuple):
@@ -261,7 +262,10 @@ class ConnectionCounter:
         return counted
 
     def _connected(self, dbapi_connection: t.Any, record: t.Any) -> None:
-        if not is_trusted():  # the library's own, to the server's maintenance database
+        # Not the library's own to a server's maintenance database, nor the
+        # stand-in that the test transaction's engines hand out.
+        shared = isinstance(dbapi_connection, SharedConnection)
+        if not is_trusted() and not shared:
             self.connections += 1
 
     def __exit__(self, *args: t.Any) -> None:
