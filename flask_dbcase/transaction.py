@@ -11,6 +11,7 @@ outlives the test.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import sqlalchemy as sa
@@ -114,20 +115,41 @@ class _Savepoints:
         self.dirty = False
 
 
+#: Transaction control written as SQL: what it does to the application's
+#: transaction, and, for ``SET autocommit``, the value.
+_CONTROL = re.compile(
+    r"\s*(?:(?P<begin>BEGIN|START\s+TRANSACTION)(?:\s+\w+)*"
+    r"|(?P<commit>COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?"
+    r"|(?P<rollback>ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?"
+    r"|SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?AUTOCOMMIT\s*=\s*(?P<autocommit>\w+))"
+    r"\s*;?\s*$",
+    re.IGNORECASE,
+)
+
+
 class SharedConnection:
     """Stand in for the DBAPI connection of a test transaction, for one engine.
 
     SQLAlchemy believes it owns a connection with an implicit transaction. Where it
     would begin, commit or roll back that transaction, the stand-in moves a savepoint
-    instead, so that the real transaction stays open until the test ends.
+    instead, so that the real transaction stays open until the test ends. So do
+    ``COMMIT``, ``ROLLBACK`` and ``BEGIN`` written as SQL, a commit through a
+    cursor's connection, and turning autocommit on (PyMySQL's ``autocommit()``,
+    MySQL's ``SET autocommit``): each acts on the application's transaction, as
+    ``db.session.commit()`` would.
     """
 
+    _savepoints: _Savepoints
+    _dbapi: t.Any
+    _autocommit: bool
+
     def __init__(self, savepoints: _Savepoints, autocommit: bool) -> None:
-        self._savepoints = savepoints
-        self._dbapi = savepoints.dbapi
+        set_ = object.__setattr__
+        set_(self, "_savepoints", savepoints)
+        set_(self, "_dbapi", savepoints.dbapi)
         #: The engine is in autocommit mode: every statement counts as committed
         #: at once, so there is nothing to roll back before the test ends.
-        self._autocommit = autocommit
+        set_(self, "_autocommit", autocommit)
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         state = self._savepoints
@@ -135,11 +157,16 @@ class SharedConnection:
             state.run(f"SAVEPOINT {APP_SAVEPOINT}")
             state.base = APP_SAVEPOINT
         state.dirty = True
-        return self._dbapi.cursor(*args, **kwargs)
+        return _Cursor(self, self._dbapi.cursor(*args, **kwargs))
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         # Some drivers (sqlite3, psycopg) offer execute() on the connection itself.
         return self.cursor().execute(*args, **kwargs)
+
+    def executescript(self, script: str) -> t.Any:
+        """Run a script's statements one by one: pysqlite's own ``executescript``
+        commits first."""
+        return self.cursor().executescript(script)
 
     def commit(self) -> None:
         state = self._savepoints
@@ -165,11 +192,149 @@ class SharedConnection:
         state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
         state.dirty = False
 
+    def control(self, statement: str) -> bool:
+        """Act on transaction control written as SQL; ``True`` if it was.
+
+        ``BEGIN`` needs nothing: the application's transaction begins with its
+        first statement.
+        """
+        found = _CONTROL.match(statement)
+        if found is None:
+            return False
+        if found["commit"]:
+            self.commit()
+        elif found["rollback"]:
+            self.rollback()
+        elif found["autocommit"]:
+            self._set_autocommit(found["autocommit"].upper() in ("1", "ON", "TRUE"))
+        return True
+
+    def _set_autocommit(self, value: bool) -> None:
+        """Act as the driver's autocommit switch, which would end the real
+        transaction: what the application did so far counts as committed."""
+        if value == self._autocommit:
+            return
+        state = self._savepoints
+        if value:
+            self.commit()
+        elif state.dirty:  # statements ran in autocommit mode: they are kept
+            state.base = None
+            state.dirty = False
+        self._autocommit = value
+
     def close(self) -> None:
         """Do nothing: the real connection belongs to :class:`TestTransaction`."""
 
     def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._dbapi, name)
+        found = getattr(self._dbapi, name)
+        if name == "autocommit":
+            if callable(found):  # PyMySQL's and mysqlclient's switch, a method
+                return self._set_autocommit
+            return self._autocommit
+        if name == "isolation_level" and self._autocommit and _is_sqlite(self._dbapi):
+            return None
+        return found
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        # psycopg's switch is an attribute, and so is pysqlite's isolation_level,
+        # None for autocommit: the real connection must not see either.
+        if name == "autocommit":
+            self._set_autocommit(bool(value))
+        elif name == "isolation_level" and _is_sqlite(self._dbapi):
+            self._set_autocommit(value is None)
+        else:
+            object.__setattr__(self, name, value)
+
+
+def _statements(script: str) -> t.Iterator[str]:
+    """Split a SQLite script into its statements, triggers' bodies kept whole."""
+    import sqlite3
+
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                yield pending.strip()
+            pending = ""
+
+
+def _is_sqlite(dbapi_connection: t.Any) -> bool:
+    return type(dbapi_connection).__module__.startswith(("sqlite3", "pysqlite2"))
+
+
+#: How the statements :meth:`SharedConnection.control` acts on begin.
+_CONTROL_HEADS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SET")
+
+
+class _Cursor:
+    """A cursor of the test transaction's connection that keeps its statements
+    inside it."""
+
+    __slots__ = ("_shared", "_cursor", "_skipped")
+
+    def __init__(self, shared: SharedConnection, cursor: t.Any) -> None:
+        self._shared = shared
+        self._cursor = cursor
+        #: The last statement was transaction control, not sent: no result.
+        self._skipped = False
+
+    @property
+    def connection(self) -> SharedConnection:
+        return self._shared
+
+    def execute(self, statement: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        self._skipped = (
+            isinstance(statement, str)
+            and statement.lstrip()[:8].upper().startswith(_CONTROL_HEADS)
+            and self._shared.control(statement)
+        )
+        if self._skipped:
+            return self
+        found = self._cursor.execute(statement, *args, **kwargs)
+        return self if found is self._cursor else found
+
+    def executescript(self, script: str) -> _Cursor:
+        for statement in _statements(script):
+            self.execute(statement)
+        return self
+
+    def executemany(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        self._skipped = False
+        found = self._cursor.executemany(*args, **kwargs)
+        return self if found is self._cursor else found
+
+    def __iter__(self) -> t.Iterator[t.Any]:
+        return iter(() if self._skipped else self._cursor)
+
+    # What SQLAlchemy reads after each statement, spelled out: faster than
+    # __getattr__.
+    @property
+    def description(self) -> t.Any:
+        return None if self._skipped else self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return -1 if self._skipped else int(self._cursor.rowcount)
+
+    @property
+    def lastrowid(self) -> t.Any:
+        return None if self._skipped else self._cursor.lastrowid
+
+    def fetchone(self) -> t.Any:
+        return None if self._skipped else self._cursor.fetchone()
+
+    def fetchall(self) -> t.Any:
+        return [] if self._skipped else self._cursor.fetchall()
+
+    def fetchmany(self, *args: t.Any) -> t.Any:
+        return [] if self._skipped else self._cursor.fetchmany(*args)
+
+    def close(self) -> None:
+        self._cursor.close()
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._cursor, name)
 
 
 class _Database:

@@ -1,0 +1,221 @@
+"""What application code does to get past the test transaction, and how each is
+kept inside it or caught: transaction control written as SQL, the driver's own
+commit, autocommit switched on, SQLAlchemy's own pysqlite recipe.
+
+Each check runs a class whose first test tries to escape and whose second must
+find the class's starting state, while connections of our own, after every test,
+must find nothing committed.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import make_app
+from .support import run_case
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+
+def authors() -> list[str]:
+    return sorted(db.session.scalars(sa.select(Author.name)))
+
+
+def pysqlite_recipe(app: Flask) -> Flask:
+    """SQLAlchemy's own recipe for SQLite transactions (its SQLite dialect's docs):
+    the driver's transaction handling off, a BEGIN sent at each begin."""
+    with app.app_context():
+        for engine in db.engines.values():
+
+            @sa.event.listens_for(engine, "connect")
+            def do_connect(dbapi_connection: t.Any, record: t.Any) -> None:
+                dbapi_connection.isolation_level = None
+
+            @sa.event.listens_for(engine, "begin")
+            def do_begin(connection: sa.Connection) -> None:
+                connection.exec_driver_sql("BEGIN")
+
+    return app
+
+
+class Escapes(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def check(
+        self,
+        escape: t.Callable[[t.Any], None],
+        factory: t.Callable[[Flask], Flask] = lambda app: app,
+    ) -> None:
+        """Run ``escape`` in a test, then expect the starting state in the next."""
+        engine = self.engine
+
+        class EscapeTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return factory(make_app(engine))
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_escape(self) -> None:
+                escape(self)
+
+            def test_2_starting_state(self) -> None:
+                self.assertEqual(authors(), ["base"])
+
+            def test_3_starting_state_again(self) -> None:
+                db.session.add(Author(name="third"))
+                db.session.commit()
+                self.assertEqual(authors(), ["base", "third"])
+
+        observer = engine.observer()
+        if observer is not None:
+            self.addCleanup(observer.dispose)
+        result = run_case(EscapeTests, observer)
+        self.assertEqual(result.problems(), "")
+        self.assertEqual(result.testsRun, 3)
+        for test, counts in result.seen:
+            self.assertEqual(set(counts.values()), {0}, f"after {test}: {counts}")
+
+    def test_commit_written_as_sql(self) -> None:
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="escaped"))
+            db.session.flush()
+            db.session.execute(sa.text("COMMIT"))
+            case.assertEqual(authors(), ["base", "escaped"])
+
+        self.check(escape)
+
+    def test_rollback_and_begin_written_as_sql(self) -> None:
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="kept"))
+            db.session.commit()
+            db.session.execute(sa.text("BEGIN"))
+            db.session.add(Author(name="undone"))
+            db.session.flush()
+            db.session.execute(sa.text("ROLLBACK"))
+            case.assertEqual(authors(), ["base", "kept"])
+
+        self.check(escape)
+
+    def test_commit_through_the_cursors_connection(self) -> None:
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            cursor = raw.cursor()
+            cursor.execute("INSERT INTO author (name) VALUES ('escaped')")
+            cursor.connection.commit()
+            cursor.close()
+
+        self.check(escape)
+
+    def test_autocommit_on_a_connection(self) -> None:
+        def escape(case: t.Any) -> None:
+            with db.engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.execute(sa.insert(Author).values(name="autocommitted"))
+            case.assertEqual(authors(), ["autocommitted", "base"])
+
+        self.check(escape)
+
+    def test_autocommit_on_an_engine(self) -> None:
+        def escape(case: t.Any) -> None:
+            engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(sa.insert(Author).values(name="autocommitted"))
+
+        self.check(escape)
+
+    def test_autocommit_written_as_sql(self) -> None:
+        if not self.engine.mysql:
+            self.skipTest("MySQL's statement")
+
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="escaped"))
+            db.session.flush()
+            db.session.execute(sa.text("SET autocommit = 1"))
+            db.session.execute(sa.insert(Author).values(name="at once"))
+            db.session.execute(sa.text("SET autocommit = 0"))
+
+        self.check(escape)
+
+    def test_pysqlite_executescript(self) -> None:
+        if not self.engine.url.startswith("sqlite"):
+            self.skipTest("pysqlite's method")
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            raw.executescript(
+                "INSERT INTO author (name) VALUES ('one; two');"
+                " INSERT INTO author (name) VALUES ('three'); COMMIT"
+            )
+            case.assertEqual(authors(), ["base", "one; two", "three"])
+
+        self.check(escape)
+
+    def test_sqlalchemys_pysqlite_recipe(self) -> None:
+        if not self.engine.url.startswith("sqlite"):
+            self.skipTest("SQLite's recipe")
+
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="committed"))
+            db.session.commit()
+            with db.session.begin_nested():
+                db.session.add(Author(name="nested"))
+            db.session.add(Author(name="rolled back"))
+            db.session.flush()
+            db.session.rollback()  # the whole transaction, its savepoint's work too
+            case.assertEqual(authors(), ["base", "committed"])
+
+        self.check(escape, pysqlite_recipe)
+
+
+class IdTests(_Mixin):
+    """What the guarantees page says of ids, on each engine."""
+
+    engine: t.ClassVar[t.Any]
+
+    def test_ids_after_a_rollback(self) -> None:
+        engine = self.engine
+        ids: list[int] = []
+
+        class IdCase(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_1(self) -> None:
+                self.add()
+
+            def test_2(self) -> None:
+                self.add()
+
+            def add(self) -> None:
+                author = Author(name="a")
+                db.session.add(author)
+                db.session.commit()
+                ids.append(author.id)
+
+        result = run_case(IdCase)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        if engine.url.startswith("sqlite"):
+            self.assertEqual(ids[1], ids[0])  # the rolled-back id is given again
+        else:
+            self.assertGreater(ids[1], ids[0])  # sequences are not rolled back
+
+
+globals().update(engine_classes([Escapes, IdTests], ENGINES))
+del Escapes, IdTests
