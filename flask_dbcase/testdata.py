@@ -6,7 +6,9 @@ import copy
 import typing as t
 
 import sqlalchemy as sa
+from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import InstanceState
+from sqlalchemy.orm.attributes import set_committed_value
 
 if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -18,8 +20,9 @@ class TestData:
     """Hand each test its own copy of a value that ``setUpTestData`` stored.
 
     Mapped instances are merged into the test's session without a query, so changes
-    the test makes to them stay with that test. Lists, tuples, sets and dicts are
-    copied with their items; anything else is deep-copied.
+    the test makes to them stay with that test; their mutable column values (a JSON
+    dict or list) are copied too. Lists, tuples, sets and dicts are copied with
+    their items; anything else is deep-copied.
     """
 
     __test__ = False  # not a test, whatever pytest's name matching thinks
@@ -45,8 +48,9 @@ def _copy(value: t.Any, session: Session, memo: dict[int, t.Any]) -> t.Any:
         return memo[key]
     kind = type(value)
     result: t.Any
-    if isinstance(sa.inspect(value, raiseerr=False), InstanceState):
-        result = session.merge(value, load=False)
+    state = sa.inspect(value, raiseerr=False)
+    if isinstance(state, InstanceState):
+        result = _merge(state, session)
     elif kind in (list, tuple, set, frozenset):
         result = kind(_copy(item, session, memo) for item in value)
     elif kind is dict:
@@ -55,6 +59,28 @@ def _copy(value: t.Any, session: Session, memo: dict[int, t.Any]) -> t.Any:
         result = copy.deepcopy(value)
     memo[key] = result
     return result
+
+
+def _merge(state: InstanceState[t.Any], session: Session) -> t.Any:
+    """Merge an instance, and what merging cascades to, into ``session``, each
+    with its own copies of mutable column values (a JSON dict or list)."""
+    merged = session.merge(state.obj(), load=False)
+    related = state.mapper.cascade_iterator("merge", state)
+    for source in [state, *(found[2] for found in related)]:
+        target = session.identity_map.get(source.key) if source.key else None
+        if target is not None:
+            _own_values(sa.inspect(target))
+    return merged
+
+
+def _own_values(state: InstanceState[t.Any]) -> None:
+    columns = state.mapper.column_attrs
+    for key, value in list(state.dict.items()):
+        if isinstance(value, (dict, list, set, bytearray)) and key in columns:
+            copied = copy.deepcopy(value)
+            set_committed_value(state.obj(), key, copied)
+            if isinstance(copied, Mutable):  # sqlalchemy.ext.mutable's tracking
+                copied._parents[state] = key
 
 
 def wrap_test_data(

@@ -14,6 +14,7 @@ import unittest
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 
 from flask_dbcase import TransactionalTestCase
 
@@ -217,5 +218,67 @@ class IdTests(_Mixin):
             self.assertGreater(ids[1], ids[0])  # sequences are not rolled back
 
 
-globals().update(engine_classes([Escapes, IdTests], ENGINES))
-del Escapes, IdTests
+json_db = SQLAlchemy()
+
+
+class Profile(json_db.Model):  # type: ignore[name-defined,misc]
+    id = json_db.Column(json_db.Integer, primary_key=True)
+    settings = json_db.Column(json_db.JSON, nullable=False)
+    badges = json_db.relationship("Badge", back_populates="profile")
+
+
+class Badge(json_db.Model):  # type: ignore[name-defined,misc]
+    id = json_db.Column(json_db.Integer, primary_key=True)
+    profile_id = json_db.Column(json_db.ForeignKey(Profile.id), nullable=False)
+    data = json_db.Column(json_db.JSON, nullable=False)
+    profile = json_db.relationship(Profile, back_populates="badges")
+
+
+class DataCopies(_Mixin):
+    """What a test changes in place on setUpTestData's objects is its own."""
+
+    engine: t.ClassVar[t.Any]
+
+    def test_mutable_values_are_copied(self) -> None:
+        url = self.engine.url
+
+        class ProfileTests(TransactionalTestCase):
+            db = json_db
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                app.config["SQLALCHEMY_DATABASE_URI"] = url
+                json_db.init_app(app)
+                return app
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                cls.profile = Profile(settings={"theme": "dark", "tags": ["a"]})
+                cls.badge = Badge(profile=cls.profile, data=["gold"])
+                json_db.session.add(cls.badge)
+
+            def test_1_changes_in_place(self) -> None:
+                self.profile.settings["theme"] = "light"
+                self.profile.settings["tags"].append("b")
+                self.badge.data.append("silver")
+                self.badge.profile.settings["extra"] = True
+
+            def test_2_sees_them_as_they_were(self) -> None:
+                self.assertEqual(
+                    self.profile.settings, {"theme": "dark", "tags": ["a"]}
+                )
+                self.assertEqual(self.badge.data, ["gold"])
+                row = json_db.session.execute(sa.select(Profile.settings)).scalar()
+                self.assertEqual(row, self.profile.settings)  # as in the database
+
+            def test_3_again(self) -> None:
+                self.test_2_sees_them_as_they_were()
+
+        result = run_case(ProfileTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(result.testsRun, 3)
+
+
+globals().update(engine_classes([Escapes, IdTests, DataCopies], ENGINES))
+del Escapes, IdTests, DataCopies
