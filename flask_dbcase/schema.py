@@ -279,31 +279,45 @@ def _emptied(metadata: sa.MetaData, engine: sa.Engine) -> bool:
     return True
 
 
-def empty_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+def empty_tables(
+    metadata: sa.MetaData, engine: sa.Engine, until_empty: bool = False
+) -> None:
     """Delete every row of every table of ``metadata``, children first.
 
     One query first asks which tables have rows, so a test that wrote to two
-    tables costs three statements, and one that wrote nothing costs one.
+    tables costs three statements, and one that wrote nothing costs one. With
+    ``until_empty``, for a database with triggers (an audit trigger writes rows
+    as others are deleted), the query is asked again after the deletes, and the
+    tables it finds emptied again.
     """
     tables, probe = _probe(metadata)
     if not tables:
         return
     mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
     with engine.begin() as connection:
-        found = connection.execute(probe).one()
-        filled = [table for table, rows in zip(tables, found, strict=True) if rows]
-        if not filled:
-            return
+        for _ in range(_ROUNDS if until_empty else 1):
+            found = connection.execute(probe).one()
+            filled = [table for table, rows in zip(tables, found, strict=True) if rows]
+            if not filled:
+                return
+            _delete(connection, filled, mysql)
+
+
+#: How often emptying is tried again for triggers that write as rows are deleted.
+_ROUNDS = 5
+
+
+def _delete(connection: sa.Connection, tables: list[sa.Table], mysql: bool) -> None:
+    if mysql:
+        # InnoDB checks foreign keys row by row, which fails on self-referencing
+        # rows whatever the order of the statements.
+        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+    try:
+        for table in tables:
+            connection.execute(table.delete())
+    finally:
         if mysql:
-            # InnoDB checks foreign keys row by row, which fails on
-            # self-referencing rows whatever the order of the statements.
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-        try:
-            for table in filled:
-                connection.execute(table.delete())
-        finally:
-            if mysql:
-                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
 
 
 def rows_left(metadata: sa.MetaData, engine: sa.Engine) -> dict[str, int]:
@@ -342,12 +356,31 @@ def _probe(metadata: sa.MetaData) -> tuple[list[sa.Table], t.Any]:
     return found
 
 
-def empty_all(db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
-    """Empty every table of every bind."""
+def empty_all(
+    db: SQLAlchemy,
+    engines: dict[str | None, sa.Engine],
+    until_empty: t.Collection[str | None] = (),
+) -> None:
+    """Empty every table of every bind; those in ``until_empty`` until no row is
+    left (see :func:`empty_tables`)."""
     for key, engine in engines.items():
         metadata = db.metadatas.get(key)
         if metadata is not None:
-            empty_tables(metadata, engine)
+            empty_tables(metadata, engine, key in until_empty)
+
+
+def has_triggers(engine: sa.Engine) -> bool:
+    """Tell whether the database of ``engine`` has triggers."""
+    sql = {
+        "postgresql": "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal)",
+        "mysql": "SELECT EXISTS (SELECT 1 FROM information_schema.triggers"
+        " WHERE trigger_schema = DATABASE())",
+        "sqlite": "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger')",
+    }.get(engine.dialect.name)
+    if sql is None:
+        return False
+    with engine.connect() as connection:
+        return bool(connection.exec_driver_sql(sql).scalar())
 
 
 schemas = Schemas()

@@ -30,6 +30,7 @@ from .responses import _Recorder
 from .responses import ResponseAssertions
 from .schema import empty_all
 from .schema import empty_tables
+from .schema import has_triggers
 from .schema import rows_left
 from .schema import schemas
 from .schema import Template
@@ -66,6 +67,8 @@ class _ClassState:
         self.strict = False
         #: The templates and flashed messages of ClientTestCase's tests.
         self.recorder: _Recorder | None = None
+        #: The binds whose databases have triggers (DatabaseTestCase).
+        self.triggers: set[str | None] = set()
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -182,6 +185,9 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
 
         Requires an active application context.
         """
+        state = cls._dbcase
+        # One query per bind: a database with triggers is emptied until empty.
+        state.triggers = {k for k, e in state.engines.items() if has_triggers(e)}
         if hasattr(cls, "setUpTestData"):
             raise TypeError(
                 f"{_name(cls)!r} defines 'setUpTestData', which a"
@@ -231,7 +237,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         try:
             context.pop()
         finally:
-            empty_all(self.db, self._dbcase.engines)
+            empty_all(self.db, self._dbcase.engines, self._dbcase.triggers)
 
 
 class TransactionalTestCase(DatabaseTestCase):

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 
 from .support import Author
@@ -280,5 +281,70 @@ class DataCopies(_Mixin):
         self.assertEqual(result.testsRun, 3)
 
 
-globals().update(engine_classes([Escapes, IdTests, DataCopies], ENGINES))
-del Escapes, IdTests, DataCopies
+trigger_db = SQLAlchemy()
+
+
+class Entry(trigger_db.Model):  # type: ignore[name-defined,misc]
+    id = trigger_db.Column(trigger_db.Integer, primary_key=True)
+
+
+class Audit(trigger_db.Model):  # type: ignore[name-defined,misc]
+    """Emptied before ``entry``, whose deletes then write into it again."""
+
+    __tablename__ = "zz_audit"
+    id = trigger_db.Column(trigger_db.Integer, primary_key=True)
+    note = trigger_db.Column(trigger_db.String(20), nullable=False)
+
+
+_AUDIT = "INSERT INTO zz_audit (note) VALUES ('deleted')"
+for _dialect, _statements in {
+    "sqlite": [f"CREATE TRIGGER entry_audit AFTER DELETE ON entry BEGIN {_AUDIT}; END"],
+    "mysql": [
+        f"CREATE TRIGGER entry_audit AFTER DELETE ON entry FOR EACH ROW {_AUDIT}"
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION entry_audit() RETURNS trigger AS"
+        f" $$ BEGIN {_AUDIT}; RETURN OLD; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER entry_audit AFTER DELETE ON entry"
+        " FOR EACH ROW EXECUTE FUNCTION entry_audit()",
+    ],
+}.items():
+    for _statement in _statements:
+        sa.event.listen(
+            Entry.__table__,
+            "after_create",
+            sa.DDL(_statement).execute_if(dialect=_dialect),
+        )
+
+
+class Triggers(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_rows_a_trigger_writes_while_emptying_are_emptied(self) -> None:
+        url = self.engine.url
+
+        class AuditTests(DatabaseTestCase):
+            db = trigger_db
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                app.config["SQLALCHEMY_DATABASE_URI"] = url
+                trigger_db.init_app(app)
+                return app
+
+            def test_1_writes(self) -> None:
+                trigger_db.session.add(Entry())
+                trigger_db.session.commit()
+
+            def test_2_starts_empty(self) -> None:
+                self.assertDatabaseCount(Entry, 0)
+                self.assertDatabaseCount(Audit, 0)
+
+        result = run_case(AuditTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(result.testsRun, 2)
+
+
+globals().update(engine_classes([Escapes, IdTests, DataCopies, Triggers], ENGINES))
+del Escapes, IdTests, DataCopies, Triggers
