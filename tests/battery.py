@@ -99,6 +99,31 @@ def engine_connect(case: t.Any) -> None:
         connection.execute(sa.insert(Author).values(name=_name()))  # not committed
 
 
+def commit_as_sql(case: t.Any) -> None:
+    db.session.add(Author(name=_name()))
+    db.session.flush()
+    db.session.execute(sa.text("COMMIT"))
+
+
+def rollback_as_sql(case: t.Any) -> None:
+    db.session.add(Author(name=_name()))
+    db.session.flush()
+    db.session.execute(sa.text("ROLLBACK"))
+
+
+def cursor_commit(case: t.Any) -> None:
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    cursor.execute(f"INSERT INTO author (name) VALUES ('{_name()}')")
+    cursor.connection.commit()
+    cursor.close()
+
+
+def autocommit_connection(case: t.Any) -> None:
+    with db.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(sa.insert(Author).values(name=_name()))
+
+
 def bulk_insert(case: t.Any) -> None:
     author_id = db.session.scalar(sa.select(Author.id).limit(1))
     rows = [{"title": _name(), "author_id": author_id} for _ in range(3)]
@@ -164,6 +189,10 @@ OPERATIONS: dict[str, t.Callable[[t.Any], None]] = {
         integrity_error,
         engine_begin,
         engine_connect,
+        commit_as_sql,
+        rollback_as_sql,
+        cursor_commit,
+        autocommit_connection,
         bulk_insert,
         core_update_and_delete,
         other_bind,
