@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import threading
+import time
 import traceback
 import typing as t
 import unittest
@@ -295,8 +297,17 @@ class TransactionalTestCase(DatabaseTestCase):
         cls.addClassCleanup(unwrap_test_data, cls, state.test_data)
         transaction.begin_tests()
 
+    #: How long, in seconds, the end of a test waits for the threads the test
+    #: started (a view's fire-and-forget work) before it rolls back. One still
+    #: running then fails the test: what it writes would land in the next one.
+    thread_timeout: t.ClassVar[float] = 5.0
+
     def _begin_test(self) -> None:
-        """Check that the class's data is still there; the fixtures are in it."""
+        """Check that the class's data is still there; the fixtures are in it.
+
+        Note the threads that run already: those the test starts are waited for.
+        """
+        self._dbcase_threads = frozenset(threading.enumerate())
         transaction = self._dbcase.transaction
         if transaction is not None and transaction.lost:
             raise ConnectionLostError(
@@ -309,12 +320,22 @@ class TransactionalTestCase(DatabaseTestCase):
         self._dbcase_ready = False
         transaction = self._dbcase.transaction
         assert transaction is not None
+        running = _join_threads(self._dbcase_threads, self.thread_timeout)
         transaction.start_closing()
         try:
             context.pop()
         finally:
             forget_copies(self, self._dbcase.test_data)
             transaction.end_test()
+        if running:
+            names = ", ".join(repr(thread.name) for thread in running)
+            raise AssertionError(
+                f"{len(running)} thread(s) the test started still run after"
+                f" {self.thread_timeout:g} s ({names}): what they write would land"
+                " in the next test. Wait for them in the test (thread.join()), raise"
+                f" '{_name(type(self))}.thread_timeout', or test such code in a"
+                " DatabaseTestCase."
+            )
         if self._dbcase.strict:
             _check_leaks(type(self), self)
 
@@ -447,6 +468,20 @@ class LiveServerTestCase(DatabaseTestCase):
         .. versionadded:: 0.1
         """
         return self.live_server_url + url_for(endpoint, _external=False, **values)
+
+
+def _join_threads(
+    before: frozenset[threading.Thread], timeout: float
+) -> list[threading.Thread]:
+    """Wait, ``timeout`` seconds in all, for threads not in ``before``; return
+    those still running."""
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    if not started:
+        return []
+    deadline = time.monotonic() + timeout
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread for thread in started if thread.is_alive()]
 
 
 def _name(cls: type) -> str:

@@ -9,6 +9,8 @@ must find nothing committed.
 
 from __future__ import annotations
 
+import threading
+import time
 import typing as t
 import unittest
 
@@ -346,5 +348,72 @@ class Triggers(_Mixin):
         self.assertEqual(result.testsRun, 2)
 
 
-globals().update(engine_classes([Escapes, IdTests, DataCopies, Triggers], ENGINES))
-del Escapes, IdTests, DataCopies, Triggers
+class Threads(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_threads_the_test_started_are_waited_for(self) -> None:
+        engine = self.engine
+
+        class ThreadTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_fire_and_forget(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    time.sleep(0.3)
+                    with app.app_context():
+                        db.session.add(Author(name="from a thread"))
+                        db.session.commit()
+
+                threading.Thread(target=work, name="mailer").start()
+
+            def test_2_starting_state(self) -> None:
+                time.sleep(0.5)  # long enough for a thread left running
+                self.assertEqual(authors(), ["base"])
+
+        observer = engine.observer()
+        if observer is not None:
+            self.addCleanup(observer.dispose)
+        result = run_case(ThreadTests, observer)
+        self.assertEqual(result.problems(), "")
+        for test, counts in result.seen:
+            self.assertEqual(set(counts.values()), {0}, f"after {test}: {counts}")
+
+    def test_a_thread_still_running_fails_the_test(self) -> None:
+        engine = self.engine
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        class SlowThreadTests(TransactionalTestCase):
+            thread_timeout = 0.2
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_slow(self) -> None:
+                threading.Thread(target=release.wait, name="slow worker").start()
+
+        start = time.monotonic()
+        result = run_case(SlowThreadTests)
+        self.assertLess(time.monotonic() - start, 5)
+        ((_, trace),) = result.failures
+        self.assertIn(
+            "1 thread(s) the test started still run after 0.2 s ('slow worker'):"
+            " what they write would land in the next test.",
+            trace,
+        )
+        self.assertIn("'SlowThreadTests.thread_timeout'", trace)
+
+
+globals().update(
+    engine_classes([Escapes, IdTests, DataCopies, Triggers, Threads], ENGINES)
+)
+del Escapes, IdTests, DataCopies, Triggers, Threads
