@@ -9,6 +9,7 @@ from .testcase import LiveServerTestCase as LiveServerTestCase
 from .testcase import TransactionalTestCase as TransactionalTestCase
 from .transaction import ConnectionLostError as ConnectionLostError
 from .transaction import ImplicitCommitError as ImplicitCommitError
+from .transaction import LockWaitError as LockWaitError
 
 __version__ = "0.1.0.dev0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "FixtureError",
     "ImplicitCommitError",
     "LiveServerTestCase",
+    "LockWaitError",
     "TestDatabaseError",
     "TransactionalTestCase",
     "override_config",

@@ -40,6 +40,7 @@ from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
 from .transaction import ConnectionLostError
+from .transaction import lock_waits
 from .transaction import TestTransaction
 from .urls import describe_url
 from .urls import is_memory_sqlite
@@ -283,6 +284,8 @@ class TransactionalTestCase(DatabaseTestCase):
         state.strict = cls.strict_isolation or os.environ.get(STRICT_ENV) == "1"
         # Registered first, so that it runs after the transaction is rolled back.
         cls.addClassCleanup(_check_leaks, cls, None)
+        lock_waits.start()
+        cls.addClassCleanup(lock_waits.stop)
         state.transaction = transaction = TestTransaction(state.engines.values())
         cls.addClassCleanup(transaction.close)
         before = dict(vars(cls))

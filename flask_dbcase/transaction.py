@@ -15,6 +15,7 @@ import re
 import typing as t
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from .database import same_database_key
@@ -44,6 +45,70 @@ class ConnectionLostError(RuntimeError):
 
     .. versionadded:: 0.1
     """
+
+
+class LockWaitError(sa.exc.OperationalError):
+    """A connection gave up waiting for rows or a table that the test's
+    transaction holds.
+
+    In a transactional test, everything the test writes stays locked in its
+    transaction until the test ends. Another connection (an engine of its own, a
+    thread's) that writes the same rows waits for them: PostgreSQL's
+    ``lock_timeout``, which flask_dbcase sets to ``FLASK_DBCASE_LOCK_TIMEOUT``
+    seconds (5), MySQL's ``innodb_lock_wait_timeout`` (50 by default) or
+    SQLite's busy timeout (5) then ends the wait with this error. It is an
+    :class:`~sqlalchemy.exc.OperationalError`, not the error the statement
+    would have met without the wait.
+
+    .. versionadded:: 0.1
+    """
+
+    def __str__(self) -> str:
+        return (
+            "A connection waited for rows or a table that the test's transaction"
+            f" holds, and gave up ({str(self.orig).strip()}). In a transactional"
+            " test what the test wrote stays locked until the test ends: another"
+            " connection (an engine of its own, a thread's) cannot write the same"
+            " rows. Test such code in a DatabaseTestCase, whose tests commit."
+        )
+
+
+def _is_lock_wait(error: BaseException) -> bool:
+    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if code == "55P03":  # PostgreSQL: lock_not_available
+        return True
+    if type(error).__module__.startswith(("sqlite3", "pysqlite2")):
+        return "database is locked" in str(error)
+    args: tuple[t.Any, ...] = getattr(error, "args", ())
+    return bool(args) and args[0] == 1205  # MySQL: lock wait timeout exceeded
+
+
+class LockWaits:
+    """While transactional classes run, turn a lock wait's timeout into a
+    :class:`LockWaitError` that says why."""
+
+    def __init__(self) -> None:
+        self._users = 0
+
+    def start(self) -> None:
+        if self._users == 0:
+            event.listen(sa.Engine, "handle_error", self._translate)
+        self._users += 1
+
+    def stop(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            event.remove(sa.Engine, "handle_error", self._translate)
+
+    @staticmethod
+    def _translate(context: t.Any) -> BaseException | None:
+        original = context.original_exception
+        if not _is_lock_wait(original):
+            return None
+        return LockWaitError(context.statement, context.parameters, original)
+
+
+lock_waits = LockWaits()
 
 
 class _Savepoints:

@@ -9,16 +9,20 @@ must find nothing committed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import typing as t
 import unittest
+from unittest import mock
 
 import sqlalchemy as sa
+from flask import current_app
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_dbcase import DatabaseTestCase
+from flask_dbcase import LockWaitError
 from flask_dbcase import TransactionalTestCase
 
 from .support import Author
@@ -413,7 +417,61 @@ class Threads(_Mixin):
         self.assertIn("'SlowThreadTests.thread_timeout'", trace)
 
 
+class LockWaits(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_a_connection_waiting_on_the_tests_rows_gives_up(self) -> None:
+        engine = self.engine
+        if engine.memory:
+            self.skipTest("another connection is another database")
+
+        class LockTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_waits(self) -> None:
+                db.session.add(Author(name="held"))
+                db.session.flush()  # the unique name is now locked
+                url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+                args = {}
+                if engine.mysql:  # the server's default wait is 50 s
+                    args = {"init_command": "SET innodb_lock_wait_timeout = 1"}
+                elif not engine.postgresql:
+                    args = {"timeout": 1}
+                other = sa.create_engine(url, connect_args=args)
+                try:
+                    with self.assertRaises(LockWaitError) as caught:
+                        with other.begin() as connection:
+                            insert = sa.insert(Author).values(name="held")
+                            connection.execute(insert)
+                finally:
+                    other.dispose()
+                self.assertIsInstance(caught.exception, sa.exc.OperationalError)
+                self.assertIn(
+                    "A connection waited for rows or a table that the test's"
+                    " transaction holds, and gave up",
+                    str(caught.exception),
+                )
+
+            def test_2_starting_state(self) -> None:
+                self.assertEqual(authors(), ["base"])
+
+        start = time.monotonic()
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_LOCK_TIMEOUT": "1"}):
+            result = run_case(LockTests)
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertEqual(result.problems(), "")
+        self.assertEqual(result.testsRun, 2)
+
+
 globals().update(
-    engine_classes([Escapes, IdTests, DataCopies, Triggers, Threads], ENGINES)
+    engine_classes(
+        [Escapes, IdTests, DataCopies, Triggers, Threads, LockWaits], ENGINES
+    )
 )
-del Escapes, IdTests, DataCopies, Triggers, Threads
+del Escapes, IdTests, DataCopies, Triggers, Threads, LockWaits

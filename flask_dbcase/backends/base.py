@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import functools
 import hashlib
+import os
 import typing as t
 
 import sqlalchemy as sa
@@ -48,6 +49,22 @@ class TestDatabaseError(RuntimeError):
     """
 
     __test__ = False  # not a test, whatever pytest's name matching thinks
+
+
+#: Environment variable: how many seconds a connection of the tests waits for a
+#: lock before it gives up (PostgreSQL's ``lock_timeout``). Defaults to 5.
+LOCK_TIMEOUT_ENV = "FLASK_DBCASE_LOCK_TIMEOUT"
+
+
+def lock_timeout() -> float:
+    """How many seconds a connection of the tests waits for a lock."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    try:
+        return float(value) if value else 5.0
+    except ValueError:
+        raise TestDatabaseError(
+            f"{LOCK_TIMEOUT_ENV} is {value!r}, not a number of seconds."
+        ) from None
 
 
 def is_trusted() -> bool:

@@ -8,6 +8,7 @@ import typing as t
 from .base import Backend
 from .base import first_row
 from .base import Identity
+from .base import lock_timeout
 from .base import MARK
 
 
@@ -18,9 +19,14 @@ class PostgreSQLBackend(Backend):
 
     @classmethod
     def identify(cls, dbapi_connection: t.Any) -> Identity:
+        # In the same statement, bound the connection's lock waits: PostgreSQL
+        # waits for a row lock forever, and a connection waiting for rows the
+        # test's transaction holds would hang the run.
+        milliseconds = int(lock_timeout() * 1000)
         row = first_row(
             dbapi_connection,
-            "SELECT current_database(), shobj_description(oid, 'pg_database')"
+            "SELECT current_database(), shobj_description(oid, 'pg_database'),"
+            f" set_config('lock_timeout', '{milliseconds}', false)"
             " FROM pg_database WHERE datname = current_database()",
             autocommit=True,
         )
