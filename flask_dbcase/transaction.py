@@ -547,9 +547,9 @@ class TestTransaction:
                 f"The test transaction on {', '.join(failed)} was committed by the"
                 " database itself, so rows the test wrote before that point were"
                 " really committed. MySQL and MariaDB commit implicitly on DDL"
-                " (CREATE, ALTER, DROP), TRUNCATE, LOCK TABLES and 'SET"
-                " autocommit=1'. Move such code to a DatabaseTestCase, which commits"
-                " for real and empties the tables after each test."
+                " (CREATE, ALTER, DROP), TRUNCATE and LOCK TABLES. Move such code"
+                " to a DatabaseTestCase, which commits for real and empties the"
+                " tables after each test."
             )
 
     def _restart(self, database: _Database) -> None:
