@@ -27,10 +27,12 @@ CHECK_SAVEPOINT = "dbcase_check"
 
 
 class ImplicitCommitError(RuntimeError):
-    """The database ended the test transaction on its own.
+    """The test transaction ended before the test did.
 
     MySQL and MariaDB commit implicitly before DDL, ``TRUNCATE``, ``LOCK TABLES`` and
-    similar statements. Whatever the test wrote before that point was committed.
+    similar statements, and a ``COMMIT`` hidden in a string of several statements
+    commits on any database. Whatever the test wrote before that point was
+    committed.
 
     .. versionadded:: 0.1
     """
@@ -415,20 +417,45 @@ class _Database:
             level = engine.dialect.default_isolation_level
             connection.execution_options(isolation_level=level)
         self.transaction = connection.begin()
-        dbapi_connection: t.Any = connection.connection.dbapi_connection
-        # pysqlite's legacy transaction control sends no BEGIN of its own: without
-        # one, the first SAVEPOINT would start the transaction and its RELEASE would
-        # commit it.
-        if getattr(dbapi_connection, "in_transaction", True) is False:
-            connection.exec_driver_sql("BEGIN")
-        self.dbapi_connection = dbapi_connection
-        self.savepoints = _Savepoints(dbapi_connection)
+        self.dbapi_connection: t.Any = connection.connection.dbapi_connection
+        self.savepoints = _Savepoints(self.dbapi_connection)
+        self.begin()
         if engine.dialect.name == "postgresql":
             found = connection.exec_driver_sql(
                 "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE condeferrable)"
             )
             self.savepoints.deferrable = bool(found.scalar())
         self.saved_pools: list[t.Any] = []
+
+    def begin(self) -> None:
+        """Make sure the real connection is in a transaction.
+
+        pysqlite's legacy transaction control sends no BEGIN of its own: without
+        one, the first SAVEPOINT would start the transaction and its RELEASE
+        would commit it.
+        """
+        if getattr(self.dbapi_connection, "in_transaction", True) is False:
+            self.savepoints.run("BEGIN")
+
+    def ended(self) -> bool:
+        """Tell whether the driver says the real transaction ended.
+
+        Asked of what the driver knows already, without a round trip; ``False``
+        for a driver that does not say.
+        """
+        dbapi = self.dbapi_connection
+        state = self.savepoints
+        if not state.dirty and state.base == TEST_SAVEPOINT:
+            return False  # nothing ran since the test began
+        status = getattr(dbapi, "in_transaction", None)  # sqlite3
+        if isinstance(status, bool):
+            return not status
+        info = getattr(dbapi, "info", None)  # psycopg: 0 is IDLE
+        if info is not None and hasattr(info, "transaction_status"):
+            return int(info.transaction_status) == 0
+        # MySQL's own flag stays off until a transactional table is read, so
+        # there a lost savepoint tells instead (error 1305, in end_test).
+        return False
 
     def adopt(self, engine: sa.Engine) -> None:
         """Make ``engine`` hand out the shared connection.
@@ -522,6 +549,12 @@ class TestTransaction:
         failed: list[str] = []
         violated: AssertionError | None = None
         for database in self._databases.values():
+            if database.ended():
+                # Past everything the stand-in catches: a COMMIT inside a
+                # string of several statements, say.
+                failed.append(describe_url(database.url))
+                self._restart(database)
+                continue
             try:
                 database.savepoints.end_test()
             except AssertionError as error:  # rolled back; the others must be too
@@ -544,16 +577,18 @@ class TestTransaction:
             raise violated
         if failed:
             raise ImplicitCommitError(
-                f"The test transaction on {', '.join(failed)} was committed by the"
-                " database itself, so rows the test wrote before that point were"
-                " really committed. MySQL and MariaDB commit implicitly on DDL"
-                " (CREATE, ALTER, DROP), TRUNCATE and LOCK TABLES. Move such code"
-                " to a DatabaseTestCase, which commits for real and empties the"
-                " tables after each test."
+                f"The test transaction on {', '.join(failed)} ended before the test"
+                " did, so rows the test wrote before that point were really"
+                " committed. MySQL and MariaDB commit implicitly on DDL (CREATE,"
+                " ALTER, DROP), TRUNCATE and LOCK TABLES; a COMMIT inside a string"
+                " of several statements commits too. Move such code to a"
+                " DatabaseTestCase, which commits for real and empties the tables"
+                " after each test."
             )
 
     def _restart(self, database: _Database) -> None:
         database.dbapi_connection.rollback()
+        database.begin()
         database.savepoints.begin_tests()
 
     def close(self) -> None:

@@ -191,6 +191,46 @@ class Escapes(_Mixin):
         self.check(escape, pysqlite_recipe)
 
 
+class EndedTransaction(_Mixin):
+    """What the stand-in cannot see is caught where the test ends."""
+
+    engine: t.ClassVar[t.Any]
+
+    def test_commit_inside_a_string_of_statements(self) -> None:
+        if not self.engine.postgresql:
+            self.skipTest("psycopg runs several statements given as one string")
+        engine = self.engine
+
+        class StringTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_1_escapes(self) -> None:
+                db.session.add(Author(name="escaped"))
+                db.session.flush()
+                db.session.connection().exec_driver_sql("COMMIT; SELECT 1")
+
+            def test_2_runs_in_a_new_transaction(self) -> None:
+                db.session.add(Author(name="rolled back"))
+                db.session.commit()
+
+        result = run_case(StringTests)
+        # The test that escaped, with the library's error; the class's leak check,
+        # which finds the row and deletes it. No driver error in between.
+        (test, escaped), (holder, leak) = result.errors
+        self.assertTrue(test.id().endswith("test_1_escapes"))
+        self.assertIn(
+            "ImplicitCommitError: The test transaction on 'postgresql+psycopg://",
+            escaped,
+        )
+        self.assertIn("ended before the test did", escaped)
+        self.assertIn("tearDownClass", str(holder))
+        self.assertIn("'author': 1 in", leak)
+        self.assertEqual(result.failures, [])
+        self.assertEqual(result.testsRun, 2)
+
+
 class IdTests(_Mixin):
     """What the guarantees page says of ids, on each engine."""
 
@@ -471,7 +511,8 @@ class LockWaits(_Mixin):
 
 globals().update(
     engine_classes(
-        [Escapes, IdTests, DataCopies, Triggers, Threads, LockWaits], ENGINES
+        [Escapes, EndedTransaction, IdTests, DataCopies, Triggers, Threads, LockWaits],
+        ENGINES,
     )
 )
-del Escapes, IdTests, DataCopies, Triggers, Threads, LockWaits
+del Escapes, EndedTransaction, IdTests, DataCopies, Triggers, Threads, LockWaits

@@ -553,8 +553,8 @@ class ServerTests(unittest.TestCase):
         self.assertTrue(test.id().endswith("test_1_ddl"))
         self.assertIn(ImplicitCommitError.__name__, error)
         self.assertIn(
-            "'mysql+pymysql://root@127.0.0.1/test_test?charset=utf8mb4' was committed"
-            " by the database itself",
+            "'mysql+pymysql://root@127.0.0.1/test_test?charset=utf8mb4' ended before"
+            " the test did",
             error,
         )
         self.assertIn("Move such code to a DatabaseTestCase", error)
