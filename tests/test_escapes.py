@@ -42,6 +42,14 @@ def authors() -> list[str]:
     return sorted(db.session.scalars(sa.select(Author.name)))
 
 
+def app_of(extension: SQLAlchemy, url: str) -> Flask:
+    """An app with only ``extension`` on it, configured with ``url``."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    extension.init_app(app)
+    return app
+
+
 def pysqlite_recipe(app: Flask) -> Flask:
     """SQLAlchemy's own recipe for SQLite transactions (its SQLite dialect's docs):
     the driver's transaction handling off, a BEGIN sent at each begin."""
@@ -294,10 +302,7 @@ class DataCopies(_Mixin):
 
             @classmethod
             def create_app(cls) -> Flask:
-                app = Flask(__name__)
-                app.config["SQLALCHEMY_DATABASE_URI"] = url
-                json_db.init_app(app)
-                return app
+                return app_of(json_db, url)
 
             @classmethod
             def setUpTestData(cls) -> None:
@@ -374,10 +379,7 @@ class Triggers(_Mixin):
 
             @classmethod
             def create_app(cls) -> Flask:
-                app = Flask(__name__)
-                app.config["SQLALCHEMY_DATABASE_URI"] = url
-                trigger_db.init_app(app)
-                return app
+                return app_of(trigger_db, url)
 
             def test_1_writes(self) -> None:
                 trigger_db.session.add(Entry())
