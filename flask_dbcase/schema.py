@@ -58,7 +58,40 @@ class Schemas:
 
     def __init__(self) -> None:
         self.built: dict[tuple[t.Hashable, t.Hashable], _Built] = {}
+        #: Each database's :func:`shape` as the tests start from it, by database.
+        self.shapes: dict[t.Hashable, str] = {}
         self._exit_registered = False
+
+    def note_shapes(self, engines: t.Iterable[sa.Engine]) -> None:
+        """Remember the shape of each engine's database, once per build.
+
+        In-memory databases are left out: after a test changed one, a new one is
+        built anyway.
+        """
+        for engine in engines:
+            if is_memory_sqlite(engine.url):
+                continue
+            key = same_database_key(engine)
+            if key not in self.shapes:
+                self.shapes[key] = shape(engine)
+
+    def drop_changed(self, engines: t.Iterable[sa.Engine]) -> list[sa.Engine]:
+        """Drop every table of the databases whose shape changed since
+        :meth:`note_shapes`; the next :meth:`prepare` builds them again.
+
+        :return: The engines whose databases were cleared.
+        """
+        cleared: list[sa.Engine] = []
+        for engine in engines:
+            key = same_database_key(engine)
+            if is_memory_sqlite(engine.url) or key not in self.shapes:
+                continue
+            if shape(engine) != self.shapes[key]:
+                self._forget_clashes(key, None)
+                _drop_everything(engine)
+            if key not in self.shapes:
+                cleared.append(engine)
+        return cleared
 
     def prepare_migrated(
         self,
@@ -142,6 +175,7 @@ class Schemas:
         # Tables of the same names built from elsewhere: building ours drops
         # theirs, which must then be built again when next needed. ``None`` stands
         # for every table of the database.
+        self.shapes.pop(database, None)
         for place, built in list(self.built.items()):
             if place[0] != database:
                 continue
@@ -369,6 +403,61 @@ def empty_all(
             empty_tables(metadata, engine, key in until_empty)
 
 
+#: Per dialect, a query listing what the database holds: its tables and views,
+#: their columns, indexes, constraints and triggers, one line each.
+_SHAPES = {
+    "postgresql": """
+        SELECT c.relkind::text || ' ' || c.oid::regclass::text || ' ' || coalesce(
+            string_agg(a.attname::text || ' ' || format_type(a.atttypid, a.atttypmod)
+                || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+                ', ' ORDER BY a.attnum), '')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attribute a
+            ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname !~ '^pg_(toast|temp)'
+        GROUP BY c.oid, c.relkind
+        UNION ALL
+        SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname::text || ' '
+            || pg_get_constraintdef(oid)
+        FROM pg_constraint WHERE conrelid <> 0
+        UNION ALL
+        SELECT 'trigger ' || pg_get_triggerdef(oid)
+        FROM pg_trigger WHERE NOT tgisinternal""",
+    "mysql": """
+        SELECT CONCAT_WS(' ', 'column', table_name, column_name, column_type,
+            is_nullable, column_default, extra)
+        FROM information_schema.columns WHERE table_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT_WS(' ', 'index', table_name, index_name, non_unique,
+            seq_in_index, column_name)
+        FROM information_schema.statistics WHERE table_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT_WS(' ', 'foreign key', table_name, constraint_name,
+            referenced_table_name)
+        FROM information_schema.referential_constraints
+        WHERE constraint_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT_WS(' ', 'trigger', trigger_name, event_object_table,
+            action_timing, event_manipulation)
+        FROM information_schema.triggers WHERE trigger_schema = DATABASE()""",
+    "sqlite": "SELECT type || ' ' || name || ' ' || coalesce(sql, '')"
+    " FROM sqlite_master",
+}
+
+
+def shape(engine: sa.Engine) -> str:
+    """Hash what the database of ``engine`` holds (not its rows): its tables,
+    columns, indexes, constraints and triggers, asked of the catalog in one
+    query."""
+    sql = _SHAPES.get(_family(engine))
+    if sql is None:
+        return ""
+    with engine.connect() as connection:
+        lines = sorted(str(line) for line in connection.exec_driver_sql(sql).scalars())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def has_triggers(engine: sa.Engine) -> bool:
     """Tell whether the database of ``engine`` has triggers."""
     sql = {
@@ -376,11 +465,17 @@ def has_triggers(engine: sa.Engine) -> bool:
         "mysql": "SELECT EXISTS (SELECT 1 FROM information_schema.triggers"
         " WHERE trigger_schema = DATABASE())",
         "sqlite": "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger')",
-    }.get(engine.dialect.name)
+    }.get(_family(engine))
     if sql is None:
         return False
     with engine.connect() as connection:
         return bool(connection.exec_driver_sql(sql).scalar())
+
+
+def _family(engine: sa.Engine) -> str:
+    """The dialect's name, MariaDB's spelled as MySQL's."""
+    name = engine.dialect.name
+    return "mysql" if name == "mariadb" else name
 
 
 schemas = Schemas()

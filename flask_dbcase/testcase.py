@@ -40,6 +40,7 @@ from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
 from .transaction import ConnectionLostError
+from .transaction import ImplicitCommitError
 from .transaction import lock_waits
 from .transaction import TestTransaction
 from .urls import describe_url
@@ -72,6 +73,9 @@ class _ClassState:
         self.recorder: _Recorder | None = None
         #: The binds whose databases have triggers (DatabaseTestCase).
         self.triggers: set[str | None] = set()
+        #: Why the class's tests cannot run: its starting state could not be
+        #: restored after a test ended its transaction.
+        self.broken: str | None = None
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -286,8 +290,16 @@ class TransactionalTestCase(DatabaseTestCase):
         cls.addClassCleanup(_check_leaks, cls, None)
         lock_waits.start()
         cls.addClassCleanup(lock_waits.stop)
+        # What the tables were like, for _restore_class to compare with.
+        schemas.note_shapes(state.engines.values())
+        cls.addClassCleanup(cls._end_class_transaction)
+        cls._begin_class_transaction()
+
+    @classmethod
+    def _begin_class_transaction(cls) -> None:
+        """Begin the class's transaction and create the class's data in it."""
+        state = cls._dbcase
         state.transaction = transaction = TestTransaction(state.engines.values())
-        cls.addClassCleanup(transaction.close)
         before = dict(vars(cls))
         with cls.app.app_context():
             if state.fixtures is not None:
@@ -297,8 +309,51 @@ class TransactionalTestCase(DatabaseTestCase):
             session.expire_on_commit = False  # the copies then need no query
             session.commit()
         state.test_data = wrap_test_data(cls, before, cls.db.session)
-        cls.addClassCleanup(unwrap_test_data, cls, state.test_data)
         transaction.begin_tests()
+
+    @classmethod
+    def _end_class_transaction(cls, discard: bool = False) -> None:
+        """Roll back the class's transaction and take back the class's data."""
+        state = cls._dbcase
+        unwrap_test_data(cls, state.test_data)
+        state.test_data = {}
+        transaction, state.transaction = state.transaction, None
+        if transaction is not None:
+            transaction.close(discard)
+
+    @classmethod
+    def _restore_class(cls) -> str:
+        """Bring back the state the class's tests start from, after a test ended
+        the class's transaction; say what was done.
+
+        The transaction and its connections are dropped (MySQL's table locks
+        with them), the tables of a database whose shape changed (DDL) built
+        again, rows the ending committed deleted, and the fixtures and
+        ``setUpTestData`` loaded into a new transaction.
+        """
+        state = cls._dbcase
+        try:
+            cls._end_class_transaction(discard=True)
+            engines = state.engines
+            with cls.app.app_context():
+                rebuilt = schemas.drop_changed(engines.values())
+                setting = _migrations_setting(cls, cls.app)
+                _build_schema(cls, cls.app, cls.db, engines, setting)
+                empty_all(cls.db, engines, state.triggers)
+                schemas.note_shapes(engines.values())
+            state.leaked.clear()
+            cls._begin_class_transaction()
+        except BaseException as error:
+            state.broken = f"{type(error).__name__}: {error}"
+            raise
+        done = "its tables were emptied"
+        if rebuilt:
+            where = ", ".join(describe_url(engine.url) for engine in rebuilt)
+            done = f"the tables of {where} were built again (their DDL changed)"
+        return (
+            f"For the next tests of {_name(cls)!r}, {done} and the class's data"
+            " loaded again."
+        )
 
     #: How long, in seconds, the end of a test waits for the threads the test
     #: started (a view's fire-and-forget work) before it rolls back. One still
@@ -311,7 +366,14 @@ class TransactionalTestCase(DatabaseTestCase):
         Note the threads that run already: those the test starts are waited for.
         """
         self._dbcase_threads = frozenset(threading.enumerate())
-        transaction = self._dbcase.transaction
+        state = self._dbcase
+        if state.broken:
+            raise RuntimeError(
+                f"The starting state of {_name(type(self))!r} could not be brought"
+                " back after an earlier test ended the class's transaction"
+                f" ({state.broken}): this test cannot run isolated."
+            )
+        transaction = state.transaction
         if transaction is not None and transaction.lost:
             raise ConnectionLostError(
                 f"The connection to {transaction.lost} was lost during an earlier"
@@ -329,7 +391,12 @@ class TransactionalTestCase(DatabaseTestCase):
             context.pop()
         finally:
             forget_copies(self, self._dbcase.test_data)
-            transaction.end_test()
+            try:
+                transaction.end_test()
+            except ImplicitCommitError as error:
+                done = type(self)._restore_class()
+                error.args = (f"{error} {done}",)
+                raise
         if running:
             names = ", ".join(repr(thread.name) for thread in running)
             raise AssertionError(

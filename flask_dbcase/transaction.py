@@ -32,7 +32,8 @@ class ImplicitCommitError(RuntimeError):
     MySQL and MariaDB commit implicitly before DDL, ``TRUNCATE``, ``LOCK TABLES`` and
     similar statements, and a ``COMMIT`` hidden in a string of several statements
     commits on any database. Whatever the test wrote before that point was
-    committed.
+    committed. The test case then brings back the class's starting state for
+    its next tests: rows, schema, data and a new connection.
 
     .. versionadded:: 0.1
     """
@@ -129,6 +130,9 @@ class _Savepoints:
         #: The database has deferrable constraints (PostgreSQL): they are checked
         #: where a real COMMIT would check them.
         self.deferrable = False
+        #: A savepoint was found gone: MySQL ended the transaction (DDL,
+        #: TRUNCATE, LOCK TABLES), which the end of the test reports.
+        self.ended = False
 
     def run(self, sql: str) -> None:
         cursor = self.dbapi.cursor()
@@ -140,7 +144,22 @@ class _Savepoints:
     def begin_tests(self) -> None:
         """Mark the state every test starts from and rolls back to."""
         self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
+        self.ended = False
         self.reset()
+
+    def run_on_savepoint(self, sql: str) -> None:
+        """Run ``sql``, which names a savepoint; if MySQL says the savepoint is
+        gone, note that the transaction ended instead of raising.
+
+        The application's statements then run in the transaction MySQL began
+        after ending the test's; the test fails when it ends.
+        """
+        try:
+            self.run(sql)
+        except Exception as error:  # raised by the driver, not by SQLAlchemy
+            if not _is_lost_savepoint(error):
+                raise
+            self.ended = True
 
     def end_test(self) -> None:
         """Undo everything done since :meth:`begin_tests`.
@@ -247,7 +266,7 @@ class SharedConnection:
                 state.dirty = False
                 raise violated
         if state.base == APP_SAVEPOINT:
-            state.run(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
+            state.run_on_savepoint(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
         # What was done is now kept; the next transaction needs its own savepoint.
         state.base = None
         state.dirty = False
@@ -256,7 +275,9 @@ class SharedConnection:
         state = self._savepoints
         if not state.dirty or state.closing or self._autocommit:
             return
-        state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
+        state.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {state.base}")
+        if state.ended:
+            state.base = None  # nothing to roll back to: the next begins anew
         state.dirty = False
 
     def control(self, statement: str) -> bool:
@@ -445,6 +466,8 @@ class _Database:
         """
         dbapi = self.dbapi_connection
         state = self.savepoints
+        if state.ended:
+            return True
         if not state.dirty and state.base == TEST_SAVEPOINT:
             return False  # nothing ran since the test began
         status = getattr(dbapi, "in_transaction", None)  # sqlite3
@@ -454,7 +477,8 @@ class _Database:
         if info is not None and hasattr(info, "transaction_status"):
             return int(info.transaction_status) == 0
         # MySQL's own flag stays off until a transactional table is read, so
-        # there a lost savepoint tells instead (error 1305, in end_test).
+        # there a lost savepoint tells instead (error 1305: above, or in
+        # end_test).
         return False
 
     def adopt(self, engine: sa.Engine) -> None:
@@ -478,7 +502,7 @@ class _Database:
         found = dialect.is_disconnect(t.cast(t.Any, error), self.dbapi_connection, None)
         return bool(found)
 
-    def close(self) -> None:
+    def close(self, discard: bool = False) -> None:
         for engine, pool in zip(self.engines, self.saved_pools, strict=True):
             engine.pool = pool
         try:
@@ -487,8 +511,12 @@ class _Database:
             if not self.is_disconnect(error):
                 raise
             # The server ended the connection, and the transaction with it.
-            self.connection.invalidate()
+            discard = True
         finally:
+            if discard:
+                # Closed rather than pooled: what the session holds (MySQL's
+                # table locks, temporary tables, settings) goes with it.
+                self.connection.invalidate()
             self.connection.close()
 
 
@@ -591,12 +619,16 @@ class TestTransaction:
         database.begin()
         database.savepoints.begin_tests()
 
-    def close(self) -> None:
-        """Roll back the transactions and give the engines their pools back."""
+    def close(self, discard: bool = False) -> None:
+        """Roll back the transactions and give the engines their pools back.
+
+        :param discard: Close the real connections instead of returning them to
+            their pools, with whatever their sessions hold.
+        """
         errors: list[BaseException] = []
         for database in self._databases.values():
             try:
-                database.close()
+                database.close(discard)
             except Exception as error:  # close the others all the same
                 errors.append(error)
         self._databases.clear()
@@ -605,6 +637,11 @@ class TestTransaction:
 
 
 def _lost_savepoint(database: _Database, error: Exception) -> bool:
-    # MySQL error 1305: "SAVEPOINT dbcase_test does not exist".
-    code = getattr(error, "args", (None,))[0]
-    return database.url.get_backend_name() in ("mysql", "mariadb") and code == 1305
+    backend = database.url.get_backend_name()
+    return backend in ("mysql", "mariadb") and _is_lost_savepoint(error)
+
+
+def _is_lost_savepoint(error: Exception) -> bool:
+    # MySQL error 1305: "SAVEPOINT dbcase_test does not exist". The other
+    # drivers' first argument is a message.
+    return getattr(error, "args", (None,))[:1] == (1305,)

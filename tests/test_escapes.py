@@ -30,6 +30,7 @@ from .support import db
 from .support import engine_classes
 from .support import ENGINES
 from .support import make_app
+from .support import Note
 from .support import run_case
 
 if t.TYPE_CHECKING:
@@ -200,43 +201,151 @@ class Escapes(_Mixin):
 
 
 class EndedTransaction(_Mixin):
-    """What the stand-in cannot see is caught where the test ends."""
+    """What ends the test transaction past the stand-in fails the test that did
+    it, and the class's next tests find its starting state: rows, schema,
+    data, and no lock left."""
 
     engine: t.ClassVar[t.Any]
 
-    def test_commit_inside_a_string_of_statements(self) -> None:
-        if not self.engine.postgresql:
-            self.skipTest("psycopg runs several statements given as one string")
+    def check(
+        self, escape: t.Callable[[t.Any], None], rebuilt: bool, strict: bool = False
+    ) -> None:
         engine = self.engine
+        start = time.monotonic()
 
-        class StringTests(TransactionalTestCase):
+        class EndingTests(TransactionalTestCase):
+            fixtures = ["authors.json"]
+            strict_isolation = strict
+
             @classmethod
             def create_app(cls) -> Flask:
                 return make_app(engine)
 
-            def test_1_escapes(self) -> None:
+            @classmethod
+            def setUpTestData(cls) -> None:
+                cls.base = Author(name="base")
+                db.session.add_all([cls.base, Note(text="base note")])
+
+            def test_1_ends_the_transaction(self) -> None:
                 db.session.add(Author(name="escaped"))
                 db.session.flush()
-                db.session.connection().exec_driver_sql("COMMIT; SELECT 1")
+                escape(self)
 
-            def test_2_runs_in_a_new_transaction(self) -> None:
-                db.session.add(Author(name="rolled back"))
+            def test_2_starting_state(self) -> None:
+                self.assertEqual(authors(), STARTING_AUTHORS)
+                self.assertEqual(
+                    db.session.scalars(sa.select(Note.text)).all(), ["base note"]
+                )
+                self.assertEqual(db.session.get(Author, self.base.id).name, "base")
+                # Other suites' tables may share the database: only ours count.
+                tables = set(sa.inspect(db.engine).get_table_names())
+                self.assertLessEqual({"author", "book"}, tables)
+                self.assertNotIn("dbcase_scratch", tables)
+                columns = sa.inspect(db.engine).get_columns("author")
+                self.assertEqual([c["name"] for c in columns], ["id", "name"])
+
+            def test_3_starting_state_again(self) -> None:
+                db.session.add(Author(name="third"))
                 db.session.commit()
+                self.assertEqual(authors(), sorted([*STARTING_AUTHORS, "third"]))
 
-        result = run_case(StringTests)
-        # The test that escaped, with the library's error; the class's leak check,
-        # which finds the row and deletes it. No driver error in between.
-        (test, escaped), (holder, leak) = result.errors
-        self.assertTrue(test.id().endswith("test_1_escapes"))
-        self.assertIn(
-            "ImplicitCommitError: The test transaction on 'postgresql+psycopg://",
-            escaped,
-        )
-        self.assertIn("ended before the test did", escaped)
-        self.assertIn("tearDownClass", str(holder))
-        self.assertIn("'author': 1 in", leak)
+        observer = engine.observer()
+        if observer is not None:
+            self.addCleanup(observer.dispose)
+        result = run_case(EndingTests, observer)
+        self.assertLess(time.monotonic() - start, 30)
         self.assertEqual(result.failures, [])
-        self.assertEqual(result.testsRun, 2)
+        self.assertEqual(len(result.errors), 1, result.problems())
+        ((test, error),) = result.errors
+        self.assertTrue(test.id().endswith("test_1_ends_the_transaction"), error)
+        self.assertIn("ImplicitCommitError: The test transaction on ", error)
+        self.assertIn("ended before the test did", error)
+        self.assertIn("For the next tests of 'EndingTests', ", error)
+        self.assertEqual("were built again (their DDL changed)" in error, rebuilt)
+        self.assertEqual(result.testsRun, 3)
+        # Nothing committed after any test: the rows the ending made real were
+        # deleted before the next test began.
+        for name, counts in result.seen:
+            self.assertEqual(set(counts.values()), {0}, f"after {name}: {counts}")
+
+    def test_the_drivers_own_commit(self) -> None:
+        def escape(case: t.Any) -> None:
+            shared = db.session.connection().connection.dbapi_connection
+            shared._dbapi.commit()  # the real connection, behind the stand-in
+
+        self.check(escape, rebuilt=False)
+
+    def test_commit_inside_a_string_of_statements(self) -> None:
+        if not self.engine.postgresql:
+            self.skipTest("psycopg runs several statements given as one string")
+
+        def escape(case: t.Any) -> None:
+            db.session.connection().exec_driver_sql("COMMIT; SELECT 1")
+
+        self.check(escape, rebuilt=False)
+
+    def test_a_table_created_and_committed(self) -> None:
+        if self.engine.memory:
+            self.skipTest("a new database in memory is built anyway")
+        sql = "CREATE TABLE dbcase_scratch (id INT)"
+        if self.engine.postgresql:
+            sql = "COMMIT; " + sql
+        elif not self.engine.mysql:
+            self.skipTest("DDL commits on MySQL; psycopg runs several statements")
+
+        def escape(case: t.Any) -> None:
+            db.session.execute(sa.text(sql))
+
+        self.check(escape, rebuilt=True)
+
+    def test_a_column_added(self) -> None:
+        sql = "ALTER TABLE author ADD COLUMN extra INT"
+        if self.engine.postgresql:
+            sql = "COMMIT; " + sql
+        elif not self.engine.mysql:
+            self.skipTest("DDL commits on MySQL; psycopg runs several statements")
+
+        def escape(case: t.Any) -> None:
+            db.session.execute(sa.text(sql))
+
+        self.check(escape, rebuilt=True)
+
+    def test_a_table_dropped(self) -> None:
+        if not self.engine.mysql:
+            self.skipTest("DDL commits on MySQL")
+
+        def escape(case: t.Any) -> None:
+            db.session.execute(sa.text("DROP TABLE book"))
+
+        self.check(escape, rebuilt=True)
+
+    def test_truncate_on_another_bind(self) -> None:
+        if not self.engine.mysql:
+            self.skipTest("TRUNCATE commits on MySQL")
+
+        def escape(case: t.Any) -> None:
+            bind = db.engines["other"]
+            with bind.connect() as connection:
+                connection.exec_driver_sql("TRUNCATE TABLE note")
+
+        self.check(escape, rebuilt=False)
+
+    def test_lock_tables_with_strict_isolation(self) -> None:
+        if not self.engine.mysql:
+            self.skipTest("MySQL's LOCK TABLES")
+
+        def escape(case: t.Any) -> None:
+            db.session.execute(sa.text("LOCK TABLES author WRITE"))
+            db.session.execute(sa.insert(Author).values(name="locked"))
+
+        # The strict check after the test reads the locked table from a
+        # connection of its own: it must not wait for the lock.
+        self.check(escape, rebuilt=False, strict=True)
+
+
+#: The authors every test of EndedTransaction starts with: authors.json's and
+#: setUpTestData's.
+STARTING_AUTHORS = sorted(["Octavia E. Butler", "Ursula K. Le Guin", "base"])
 
 
 class IdTests(_Mixin):
