@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from .database import same_database_key
+from .session_state import HEADS as SESSION_HEADS
+from .session_state import SessionState
 from .urls import describe_url
 
 TEST_SAVEPOINT = "dbcase_test"
@@ -117,8 +119,10 @@ lock_waits = LockWaits()
 class _Savepoints:
     """The state of one database's test transaction, shared by its engines."""
 
-    def __init__(self, dbapi_connection: t.Any) -> None:
+    def __init__(self, dbapi_connection: t.Any, family: str) -> None:
         self.dbapi = dbapi_connection
+        #: What tests change in the session that a rollback keeps.
+        self.session = SessionState(self.query, family)
         #: Savepoint at which the application's current transaction began, or
         #: ``None`` when the next statement must set a new one.
         self.base: str | None = None
@@ -141,10 +145,23 @@ class _Savepoints:
         finally:
             cursor.close()
 
+    def query(self, sql: str, parameters: tuple[t.Any, ...] = ()) -> t.Any:
+        """Run ``sql``; return its first row, ``None`` if it has no rows."""
+        cursor = self.dbapi.cursor()
+        try:
+            if parameters:
+                cursor.execute(sql, parameters)
+            else:
+                cursor.execute(sql)
+            return cursor.fetchone() if cursor.description else None
+        finally:
+            cursor.close()
+
     def begin_tests(self) -> None:
         """Mark the state every test starts from and rolls back to."""
         self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
         self.ended = False
+        self.session.forget()  # what setUpTestData changed is where tests start
         self.reset()
 
     def run_on_savepoint(self, sql: str) -> None:
@@ -174,6 +191,7 @@ class _Savepoints:
             if self.deferrable:
                 violated = self.check_deferred()
             self.run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
+            self.session.reset()
         self.reset()
         if violated is not None:
             raise AssertionError(
@@ -372,13 +390,19 @@ class _Cursor:
         return self._shared
 
     def execute(self, statement: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        self._skipped = (
-            isinstance(statement, str)
-            and statement.lstrip()[:8].upper().startswith(_CONTROL_HEADS)
-            and self._shared.control(statement)
-        )
-        if self._skipped:
-            return self
+        self._skipped = False
+        if isinstance(statement, str):
+            head = statement.lstrip()[:8].upper()
+            if head.startswith(_CONTROL_HEADS) and self._shared.control(statement):
+                self._skipped = True
+                return self
+            # "ock": a cheap look for lock functions before the real one.
+            if (
+                head.startswith(SESSION_HEADS)
+                or "ock" in statement
+                or "OCK" in statement
+            ):
+                self._shared._savepoints.session.note(statement, head)
         found = self._cursor.execute(statement, *args, **kwargs)
         return self if found is self._cursor else found
 
@@ -439,7 +463,8 @@ class _Database:
             connection.execution_options(isolation_level=level)
         self.transaction = connection.begin()
         self.dbapi_connection: t.Any = connection.connection.dbapi_connection
-        self.savepoints = _Savepoints(self.dbapi_connection)
+        family = "mysql" if engine.dialect.name == "mariadb" else engine.dialect.name
+        self.savepoints = _Savepoints(self.dbapi_connection, family)
         self.begin()
         if engine.dialect.name == "postgresql":
             found = connection.exec_driver_sql(
@@ -616,6 +641,7 @@ class TestTransaction:
 
     def _restart(self, database: _Database) -> None:
         database.dbapi_connection.rollback()
+        database.savepoints.session.reset()
         database.begin()
         database.savepoints.begin_tests()
 

@@ -343,6 +343,105 @@ class EndedTransaction(_Mixin):
         self.check(escape, rebuilt=False, strict=True)
 
 
+class SessionSettings(_Mixin):
+    """What a test changes in its connection's session that a rollback keeps is
+    put back before the next test."""
+
+    engine: t.ClassVar[t.Any]
+
+    def check(self, change: str, read: str, *, needs: str) -> None:
+        """Run ``change`` in a test; ``read`` must give the same before it, in
+        the class's data, and after it, in the next test."""
+        if not self.engine.url or not self.engine.url.startswith(needs):
+            self.skipTest(f"{needs} only")
+        engine = self.engine
+        seen: list[t.Any] = []
+
+        def read_it() -> None:
+            try:
+                seen.append(db.session.execute(sa.text(read)).all())
+            except sa.exc.DBAPIError as error:  # a table that is not there
+                seen.append(type(error.orig).__name__)
+                db.session.rollback()
+
+        class SettingTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                read_it()
+
+            def test_1_changes(self) -> None:
+                db.session.execute(sa.text(change))
+                read_it()
+
+            def test_2_finds_it_as_it_was(self) -> None:
+                read_it()
+                db.session.execute(sa.text(change))  # again, as if the first
+
+        result = run_case(SettingTests)
+        self.assertEqual(result.problems(), "")
+        before, during, after = seen
+        self.assertNotEqual(during, before, "the change changed nothing")
+        self.assertEqual(after, before)
+
+    def test_mysql_time_zone(self) -> None:
+        self.check(
+            "SET time_zone = '+05:00'", "SELECT @@SESSION.time_zone", needs="mysql"
+        )
+
+    def test_mysql_sql_mode_and_a_user_variable(self) -> None:
+        self.check(
+            "SET SESSION sql_mode = 'ANSI_QUOTES', @dbcase_user = 'a, b = c'",
+            "SELECT @@SESSION.sql_mode, @dbcase_user",
+            needs="mysql",
+        )
+
+    def test_mysql_character_set(self) -> None:
+        self.check(
+            "SET NAMES latin1",
+            "SELECT @@SESSION.character_set_client, @@SESSION.collation_connection",
+            needs="mysql",
+        )
+
+    def test_mysql_temporary_table(self) -> None:
+        # MariaDB's catalog does not list temporary tables: a second CREATE
+        # tells instead, failing with "already exists" if the first is left.
+        create = "CREATE TEMPORARY TABLE dbcase_temporary (id INT)"
+        self.check(create, "SELECT COUNT(*) FROM dbcase_temporary", needs="mysql")
+
+    def test_mysql_named_lock(self) -> None:
+        self.check(
+            "SELECT GET_LOCK('dbcase_lock', 0)",
+            "SELECT IS_USED_LOCK('dbcase_lock') IS NOT NULL",
+            needs="mysql",
+        )
+
+    def test_postgresql_session_advisory_lock(self) -> None:
+        self.check(
+            "SELECT pg_advisory_lock(4242)",
+            "SELECT count(*) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            needs="postgresql",
+        )
+
+    def test_postgresql_set(self) -> None:
+        # Rolled back by PostgreSQL itself, with the savepoint.
+        self.check("SET timezone = 'Asia/Tokyo'", "SHOW timezone", needs="postgresql")
+
+    def test_sqlite_pragma(self) -> None:
+        self.check(
+            "PRAGMA recursive_triggers = ON",
+            "PRAGMA recursive_triggers",
+            needs="sqlite",
+        )
+
+    def test_sqlite_pragma_with_a_schema(self) -> None:
+        self.check("PRAGMA main.cache_size = 77", "PRAGMA cache_size", needs="sqlite")
+
+
 #: The authors every test of EndedTransaction starts with: authors.json's and
 #: setUpTestData's.
 STARTING_AUTHORS = sorted(["Octavia E. Butler", "Ursula K. Le Guin", "base"])
@@ -622,8 +721,18 @@ class LockWaits(_Mixin):
 
 globals().update(
     engine_classes(
-        [Escapes, EndedTransaction, IdTests, DataCopies, Triggers, Threads, LockWaits],
+        [
+            Escapes,
+            EndedTransaction,
+            SessionSettings,
+            IdTests,
+            DataCopies,
+            Triggers,
+            Threads,
+            LockWaits,
+        ],
         ENGINES,
     )
 )
-del Escapes, EndedTransaction, IdTests, DataCopies, Triggers, Threads, LockWaits
+del Escapes, EndedTransaction, SessionSettings, IdTests, DataCopies, Triggers
+del Threads, LockWaits

@@ -1,0 +1,164 @@
+"""Connection settings a test changes that a rollback does not undo.
+
+Rolling back to the test's savepoint undoes rows, and on PostgreSQL also
+``SET``, temporary tables and transaction-level advisory locks. It does not
+undo MySQL's session variables, user variables, ``GET_LOCK`` locks and
+temporary tables, SQLite's ``PRAGMA`` settings, or PostgreSQL's session-level
+advisory locks: they stay with the connection, which the class's next tests
+share. :class:`SessionState` sees the statements that change them as they pass
+(a few string checks per statement), saves what a setting was before the
+test's first change, and puts it back when the test ends. A test that changes
+none of them costs nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+#: Where a statement may change the session: its head, upper-cased.
+HEADS = ("SET", "PRAGMA", "CREATE")
+
+#: A call to a lock function: MySQL's ``GET_LOCK``, PostgreSQL's
+#: ``pg_advisory_lock`` and ``pg_try_advisory_lock``.
+_LOCK_CALL = re.compile(r"(?:get_lock|advisory_lock|advisory_lock_shared)\s*\(", re.I)
+
+#: The variables a MySQL ``SET`` assigns (``@user``, ``@@session.name``,
+#: ``SESSION name``, ``name``), one per assignment.
+_ASSIGNED = re.compile(
+    r"(?:^|,)\s*(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?(@?\w+)\s*:?=",
+    re.I,
+)
+_CHARSET = re.compile(r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b", re.I)
+_CHARSET_VARIABLES = (
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "collation_connection",
+)
+_NOT_SESSION = re.compile(r"SET\s+(?:GLOBAL|PERSIST|@@GLOBAL\.|TRANSACTION)", re.I)
+_TEMPORARY = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"([`\"\w.]+)",
+    re.I,
+)
+_PRAGMA = re.compile(r"PRAGMA\s+(?:(\w+)\.)?(\w+)\s*=", re.I)
+_NAME = re.compile(r"\w+")
+
+
+class SessionState:
+    """Undo, at the end of each test, what it changed in the connection's
+    session and a rollback keeps.
+
+    :param run: Runs a statement on the real connection, returning its first
+        row (``None`` for a statement without rows).
+    :param family: ``"mysql"``, ``"postgresql"`` or ``"sqlite"``.
+    """
+
+    def __init__(
+        self, run: t.Callable[[str, tuple[t.Any, ...]], t.Any], family: str
+    ) -> None:
+        self._run = run
+        self._family = family
+        #: What each changed setting was before the test: MySQL variables by
+        #: ``@name`` or ``@@name``, SQLite pragmas by ``schema.name``.
+        self.saved: dict[str, t.Any] = {}
+        #: MySQL temporary tables the test created.
+        self.temporary: set[str] = set()
+        #: The test called a lock function.
+        self.locks = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.saved or self.temporary or self.locks)
+
+    def note(self, statement: str, head: str) -> None:
+        """Look at a statement about to run; save what it will change.
+
+        :param head: The statement's first characters, upper-cased.
+        """
+        family = self._family
+        if family == "mysql":
+            if head.startswith("SET"):
+                self._save_variables(statement)
+            elif head.startswith("CREATE"):
+                found = _TEMPORARY.match(statement.lstrip())
+                if found is not None:
+                    self.temporary.add(found[1])
+        elif family == "sqlite" and head.startswith("PRAGMA"):
+            self._save_pragma(statement)
+        if family != "sqlite" and _LOCK_CALL.search(statement):
+            self.locks = True
+
+    def _save_variables(self, statement: str) -> None:
+        statement = statement.strip()
+        if _NOT_SESSION.match(statement):
+            return  # not this session's, or only the next transaction's
+        if _CHARSET.match(statement):
+            names = [f"@@{name}" for name in _CHARSET_VARIABLES]
+        else:
+            assigned = _ASSIGNED.findall(statement[3:])
+            names = [name if name[0] == "@" else f"@@{name}" for name in assigned]
+        names = [name.lower() for name in names if name.lower() not in self.saved]
+        if not names:
+            return
+        expressions = ", ".join(
+            f"@@SESSION.{name[2:]}" if name.startswith("@@") else name for name in names
+        )
+        try:
+            values = self._run(f"SELECT {expressions}", ())
+        except Exception:
+            # Not a variable after all ("SET @a = 'x, y = 1'"): one at a time,
+            # and the statement itself will say what is wrong with it.
+            if len(names) > 1:
+                for name in names:
+                    self._save_variables(f"SET {name} = NULL")
+            return
+        self.saved.update(zip(names, values, strict=True))
+
+    def _save_pragma(self, statement: str) -> None:
+        found = _PRAGMA.match(statement.lstrip())
+        if found is None:
+            return  # a query, not a setting
+        schema, name = found[1] or "main", found[2].lower()
+        key = f"{schema}.{name}"
+        if key in self.saved:
+            return
+        try:
+            row = self._run(f"PRAGMA {key}", ())
+        except Exception:
+            return
+        if row is not None:  # a pragma without a value to read cannot be put back
+            self.saved[key] = row[0]
+
+    def reset(self) -> None:
+        """Put back what the test changed; forget it."""
+        if not self.changed:
+            return
+        saved, temporary, locks = self.saved, self.temporary, self.locks
+        self.saved, self.temporary, self.locks = {}, set(), False
+        if self._family == "mysql":
+            if saved:
+                assignments = ", ".join(
+                    f"@@SESSION.{name[2:]} = %s"
+                    if name.startswith("@@")
+                    else f"{name} = %s"
+                    for name in saved
+                )
+                self._run(f"SET {assignments}", tuple(saved.values()))
+            if temporary:
+                self._run(f"DROP TEMPORARY TABLE IF EXISTS {', '.join(temporary)}", ())
+            if locks:
+                self._run("SELECT RELEASE_ALL_LOCKS()", ())
+        elif self._family == "postgresql":
+            if locks:
+                self._run("SELECT pg_advisory_unlock_all()", ())
+        else:
+            for key, value in saved.items():
+                if isinstance(value, str) and not _NAME.fullmatch(value):
+                    continue  # not a value a pragma can be set to
+                self._run(f"PRAGMA {key} = {value}", ())
+
+    def forget(self) -> None:
+        """Forget what was noted: the connection is gone, or starts the tests."""
+        self.saved, self.temporary, self.locks = {}, set(), False
