@@ -155,6 +155,7 @@ class Switch:
             self._redirect = _Redirect(engine, self.original, self.target.url)
             event.listen(engine, "do_connect", self._redirect)
             engine.url = self.target.url
+            process_guard.redirected.add(engine.dialect)
         self.guard.install()
         databases.switches[engine] = self
 
@@ -168,6 +169,7 @@ class Switch:
             with contextlib.suppress(sa.exc.InvalidRequestError):
                 event.remove(engine, "do_connect", self._redirect)
             self._redirect.restore()
+            process_guard.redirected.discard(engine.dialect)
         engine.url = self.original
         engine.dialect.default_schema_name = self._schema
         if not is_memory_sqlite(self.original):
@@ -262,6 +264,7 @@ class TestDatabases:
         self._servers: dict[str, Backend] = {}
         self._claims: dict[t.Hashable, _Claim] = {}
         self._exit_hooks: list[t.Callable[[], None]] = []
+        self._first_exit_hooks: list[t.Callable[[], None]] = []
         self._exit_registered = False
 
     def use(
@@ -444,10 +447,17 @@ class TestDatabases:
         """Tell whether the database of ``target`` is dropped at exit."""
         return not self.kept() and target.key in self.created
 
-    def at_exit(self, callback: t.Callable[[], None]) -> None:
-        """Run ``callback`` at exit, before the test databases are dropped."""
+    def at_exit(self, callback: t.Callable[[], None], first: bool = False) -> None:
+        """Run ``callback`` at exit, before the test databases are dropped.
+
+        :param first: Run it before every other callback, once however often
+            it is given.
+        """
         self._register_exit()
-        self._exit_hooks.append(callback)
+        if not first:
+            self._exit_hooks.append(callback)
+        elif callback not in self._first_exit_hooks:
+            self._first_exit_hooks.append(callback)
 
     def _register_exit(self) -> None:
         if not self._exit_registered:
@@ -459,6 +469,8 @@ class TestDatabases:
 
         Runs once at exit.
         """
+        while self._first_exit_hooks:
+            self._first_exit_hooks.pop()()
         while self._exit_hooks:
             self._exit_hooks.pop()()
         for switch in list(self.switches.values()):

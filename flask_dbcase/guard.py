@@ -15,7 +15,9 @@ import contextlib
 import contextvars
 import os
 import re
+import threading
 import typing as t
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -178,25 +180,48 @@ class ProcessGuard(_Guard):
 
     def __init__(self) -> None:
         self._users = 0
+        self._lock = threading.Lock()
         self._building: list[tuple[str, frozenset[str]]] = []
         #: The configured databases, by backend and name, and who configured
         #: each, for the message.
         self.real: dict[tuple[str, str], str] = {}
+        #: The dialects of the engines whose connections go to a test
+        #: database whatever their arguments say (a listener of their own
+        #: rewrites them after :meth:`check_file` has seen them).
+        self.redirected: weakref.WeakSet[t.Any] = weakref.WeakSet()
 
     def start(self) -> None:
         """A test class starts: guard until every class that started has ended."""
-        if self._users == 0:
-            event.listen(Pool, "connect", self.check, insert=True)
-            event.listen(Pool, "checkout", self.check_checkout)
-            event.listen(sa.Engine, "do_connect", self.check_file)
-        self._users += 1
+        with self._lock:
+            if self._users == 0:
+                event.listen(Pool, "connect", self.check, insert=True)
+                event.listen(Pool, "checkout", self.check_checkout)
+                event.listen(sa.Engine, "do_connect", self.check_file)
+            self._users += 1
 
     def stop(self) -> None:
-        self._users -= 1
-        if self._users == 0:
-            event.remove(Pool, "connect", self.check)
-            event.remove(Pool, "checkout", self.check_checkout)
-            event.remove(sa.Engine, "do_connect", self.check_file)
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                event.remove(Pool, "connect", self.check)
+                event.remove(Pool, "checkout", self.check_checkout)
+                event.remove(sa.Engine, "do_connect", self.check_file)
+
+    def outlive(self, threads: t.Iterable[threading.Thread]) -> None:
+        """Keep guarding until ``threads``, which a test started and left
+        running, have ended: after their class, the engines point at the
+        configured databases again."""
+        waiting = list(threads)
+        self.start()
+
+        def wait() -> None:
+            try:
+                for thread in waiting:
+                    thread.join()
+            finally:
+                self.stop()
+
+        threading.Thread(target=wait, name="flask_dbcase guard", daemon=True).start()
 
     @contextlib.contextmanager
     def building(self, owner: str, allowed: frozenset[str]) -> t.Iterator[None]:
@@ -225,31 +250,47 @@ class ProcessGuard(_Guard):
         owner = self.real.get((found.backend, found.database), "")
         if not owner:
             return None
-        return (
-            f"flask_dbcase refused a connection to {describe(found)}, which {owner}"
-            " is configured with: tests never touch it. The app's engines point at"
-            " the test database; this connection came from an engine built from a"
-            " URL of its own (one made at import from an environment variable,"
-            " say). Build such engines from"
-            " current_app.config['SQLALCHEMY_DATABASE_URI'], which names the test"
-            " database while tests run, or use db.engine."
-        )
+        return _refused_real(describe(found), owner)
 
     def check_file(
         self, dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any
     ) -> None:
-        """Refuse to open a SQLite file while building, before it is created."""
-        if not self._building or dialect.name != "sqlite":
+        """Refuse to open a configured SQLite file, or any but a test
+        database's while building, before opening it creates it."""
+        if dialect.name != "sqlite":
             return
         path = cargs[0] if cargs else cparams.get("database", "")
         url = sa.URL.create("sqlite", database=path)
         if is_memory_sqlite(url) or "mode=memory" in path:
+            return
+        if not self._building:
+            if dialect in self.redirected:
+                return
+            real = SQLiteBackend.path(url)
+            owner = self.real.get(("sqlite", real), "")
+            if owner and not (backends.is_trusted() or _checking.get()):
+                where = describe(Identity("sqlite", real, False))
+                raise TestDatabaseError(_refused_real(where, owner))
             return
         owner, allowed = self._building[-1]
         real = SQLiteBackend.path(url)
         if os.path.dirname(real) == folder() or allows(allowed, "sqlite", real):
             return
         raise TestDatabaseError(_while_building(owner, describe_url(url)))
+
+
+def _refused_real(where: str, owner: str) -> str:
+    return (
+        f"flask_dbcase refused a connection to {where}, which {owner}"
+        " is configured with: tests never touch it. While a class runs, the"
+        " app's engines point at the test database; this connection came from"
+        " an engine built from a URL of its own (one made at import from an"
+        " environment variable, say), or from a thread a test left running"
+        " after its class ended. Build such engines from"
+        " current_app.config['SQLALCHEMY_DATABASE_URI'], which names the test"
+        " database while tests run, or use db.engine; wait for such threads"
+        " in the test."
+    )
 
 
 def allows(allowed: t.Collection[str], backend: str, name: str) -> bool:

@@ -223,6 +223,8 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             # Without SERVER_NAME, url_for() works only during a request.
             context.url_adapter = self.app.url_map.bind("localhost")
         self._dbcase_ready = True
+        # The threads that run already: those the test starts are watched.
+        self._dbcase_threads = frozenset(threading.enumerate())
         self.addCleanup(self._end_test, context)
         state = self._dbcase
         if state.overrides:
@@ -245,6 +247,10 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             context.pop()
         finally:
             empty_all(self.db, self._dbcase.engines, self._dbcase.triggers)
+            # They commit for real; after the class, not in the real database.
+            running = _started(self._dbcase_threads)
+            if running:
+                process_guard.outlive(running)
 
 
 class TransactionalTestCase(DatabaseTestCase):
@@ -361,11 +367,7 @@ class TransactionalTestCase(DatabaseTestCase):
     thread_timeout: t.ClassVar[float] = 5.0
 
     def _begin_test(self) -> None:
-        """Check that the class's data is still there; the fixtures are in it.
-
-        Note the threads that run already: those the test starts are waited for.
-        """
-        self._dbcase_threads = frozenset(threading.enumerate())
+        """Check that the class's transaction can still isolate the test."""
         state = self._dbcase
         if state.broken:
             raise RuntimeError(
@@ -386,6 +388,10 @@ class TransactionalTestCase(DatabaseTestCase):
         transaction = self._dbcase.transaction
         assert transaction is not None
         running = _join_threads(self._dbcase_threads, self.thread_timeout)
+        if running:
+            # What they write later must not reach the real database either,
+            # once the class has ended and the engines point back at it.
+            process_guard.outlive(running)
         transaction.start_closing()
         try:
             context.pop()
@@ -401,8 +407,10 @@ class TransactionalTestCase(DatabaseTestCase):
             names = ", ".join(repr(thread.name) for thread in running)
             raise AssertionError(
                 f"{len(running)} thread(s) the test started still run after"
-                f" {self.thread_timeout:g} s ({names}): what they write would land"
-                " in the next test. Wait for them in the test (thread.join()), raise"
+                f" {self.thread_timeout:g} s ({names}): what they write from now on"
+                " escapes the test's rollback (flask_dbcase refuses their"
+                " connections to the configured databases once the class has"
+                " ended). Wait for them in the test (thread.join()), increase"
                 f" '{_name(type(self))}.thread_timeout', or test such code in a"
                 " DatabaseTestCase."
             )
@@ -540,12 +548,17 @@ class LiveServerTestCase(DatabaseTestCase):
         return self.live_server_url + url_for(endpoint, _external=False, **values)
 
 
+def _started(before: frozenset[threading.Thread]) -> list[threading.Thread]:
+    """The threads running now that were not in ``before``."""
+    return [thread for thread in threading.enumerate() if thread not in before]
+
+
 def _join_threads(
     before: frozenset[threading.Thread], timeout: float
 ) -> list[threading.Thread]:
     """Wait, ``timeout`` seconds in all, for threads not in ``before``; return
     those still running."""
-    started = [thread for thread in threading.enumerate() if thread not in before]
+    started = _started(before)
     if not started:
         return []
     deadline = time.monotonic() + timeout

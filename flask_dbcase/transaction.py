@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 import typing as t
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from .database import databases
 from .database import same_database_key
 from .session_state import HEADS as SESSION_HEADS
 from .session_state import SessionState
@@ -191,7 +193,8 @@ class _Savepoints:
             if self.deferrable:
                 violated = self.check_deferred()
             self.run(f"ROLLBACK TO SAVEPOINT {TEST_SAVEPOINT}")
-            self.session.reset()
+        # Even when rolled back already: a rollback keeps these.
+        self.session.reset()
         self.reset()
         if violated is not None:
             raise AssertionError(
@@ -570,6 +573,11 @@ class TestTransaction:
         self._databases: dict[t.Hashable, _Database] = {}
         #: The database whose connection was lost, described, if one was.
         self.lost: str | None = None
+        _open.add(self)
+        # A run stopped mid-class (Ctrl-C) skips the class's cleanups: the
+        # transaction must still end before its database is dropped, which
+        # would otherwise wait for it (MySQL's metadata lock) forever.
+        databases.at_exit(_close_open, first=True)
         try:
             for engine in engines:
                 key = same_database_key(engine)
@@ -651,6 +659,7 @@ class TestTransaction:
         :param discard: Close the real connections instead of returning them to
             their pools, with whatever their sessions hold.
         """
+        _open.discard(self)
         errors: list[BaseException] = []
         for database in self._databases.values():
             try:
@@ -660,6 +669,18 @@ class TestTransaction:
         self._databases.clear()
         if errors:
             raise errors[0]
+
+
+#: The test transactions not closed yet.
+_open: weakref.WeakSet[TestTransaction] = weakref.WeakSet()
+
+
+def _close_open() -> None:
+    for transaction in list(_open):
+        try:
+            transaction.close(discard=True)
+        except Exception:  # at exit, nobody is left to raise to
+            pass
 
 
 def _lost_savepoint(database: _Database, error: Exception) -> bool:

@@ -5,6 +5,10 @@ it happened, nothing hangs, and the next class runs clean and isolated."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
 import time
 import typing as t
 import unittest
@@ -200,5 +204,64 @@ class UnreachableServer(unittest.TestCase):
         self.assertNotIn("secret", trace)
 
 
-globals().update(engine_classes([Faults], ENGINES))
+#: A run stopped in the middle of a class, its cleanups skipped (Ctrl-C, a
+#: runner that dies): the process must still end, and drop what it created.
+STOPPED = textwrap.dedent(
+    """
+    import sys
+    import sqlalchemy as sa
+    from flask_dbcase import TransactionalTestCase
+    from tests.support import Author, db, Engine, make_app
+
+    url = sa.make_url(sys.argv[1]).set(database="dbcase_stopped")
+    engine = Engine("stopped", url.render_as_string(False), sys.argv[2])
+
+    class Stopped(TransactionalTestCase):
+        @classmethod
+        def create_app(cls):
+            return make_app(engine)
+
+        @classmethod
+        def setUpTestData(cls):
+            db.session.add(Author(name="held"))
+
+    Stopped.setUpClass()  # its transaction open, and never closed
+    print("STARTED", flush=True)
+    raise KeyboardInterrupt
+    """
+)
+
+
+class StoppedRun(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_a_run_stopped_mid_class_ends_and_cleans_up(self) -> None:
+        if self.engine.url is None or self.engine.url.startswith("sqlite"):
+            self.skipTest("a server's database")
+        other = sa.make_url(self.engine.other_url).set(database="dbcase_stopped_other")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        process = subprocess.run(
+            [sys.executable, "-c", STOPPED, self.engine.url, str(other)],
+            cwd=root,
+            env=dict(os.environ, PYTHONPATH=root),
+            capture_output=True,
+            text=True,
+            timeout=60,  # it used to wait for itself forever on MariaDB
+        )
+        self.assertIn("STARTED", process.stdout, process.stderr)
+        self.assertIn("KeyboardInterrupt", process.stderr)
+        self.assertNotIn("could not drop", process.stderr)
+        server = sa.create_engine(self.engine.url, poolclass=NullPool)
+        self.addCleanup(server.dispose)
+        with server.connect() as connection:
+            if self.engine.postgresql:
+                sql = "SELECT datname FROM pg_database WHERE datname LIKE %(p)s"
+            else:
+                sql = "SELECT schema_name FROM information_schema.schemata"
+                sql += " WHERE schema_name LIKE %(p)s"
+            left = connection.exec_driver_sql(sql, {"p": "test_dbcase_stopped%"})
+            self.assertEqual(left.scalars().all(), [])
+
+
+globals().update(engine_classes([Faults, StoppedRun], ENGINES))
 del Faults
