@@ -61,7 +61,8 @@ class SessionState:
         self._run = run
         self._family = family
         #: What each changed setting was before the test: MySQL variables by
-        #: ``@name`` or ``@@name``, SQLite pragmas by ``schema.name``.
+        #: ``@name`` or ``@@name``, SQLite pragmas by name (``schema.name``
+        #: where the test named a schema).
         self.saved: dict[str, t.Any] = {}
         #: MySQL temporary tables the test created.
         self.temporary: set[str] = set()
@@ -120,8 +121,10 @@ class SessionState:
         found = _PRAGMA.match(statement.lstrip())
         if found is None:
             return  # a query, not a setting
-        schema, name = found[1] or "main", found[2].lower()
-        key = f"{schema}.{name}"
+        # Some pragmas belong to the connection, which a schema before their
+        # name silently leaves unchanged: spelled as the test spelled it.
+        key = f"{found[1]}.{found[2]}" if found[1] else found[2]
+        key = key.lower()
         if key in self.saved:
             return
         try:

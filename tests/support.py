@@ -35,6 +35,8 @@ class Note(db.Model):  # type: ignore[name-defined,misc]
     __bind_key__ = "other"
     id = db.Column(db.Integer, primary_key=True)
     text = db.Column(db.String(100), nullable=False)
+    #: A mutable value, for what tests do to setUpTestData's objects in place.
+    extra = db.Column(db.JSON, nullable=True)
 
 
 class Mirror(db.Model):  # type: ignore[name-defined,misc]

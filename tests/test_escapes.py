@@ -373,19 +373,24 @@ class SessionSettings(_Mixin):
             def setUpTestData(cls) -> None:
                 read_it()
 
-            def test_1_changes(self) -> None:
+            def test_1_changes_then_rolls_back(self) -> None:
                 db.session.execute(sa.text(change))
                 read_it()
+                db.session.rollback()  # the change survives it
 
             def test_2_finds_it_as_it_was(self) -> None:
                 read_it()
                 db.session.execute(sa.text(change))  # again, as if the first
 
+            def test_3_finds_it_as_it_was(self) -> None:
+                read_it()
+
         result = run_case(SettingTests)
         self.assertEqual(result.problems(), "")
-        before, during, after = seen
+        before, during, after, after_again = seen
         self.assertNotEqual(during, before, "the change changed nothing")
         self.assertEqual(after, before)
+        self.assertEqual(after_again, before)
 
     def test_mysql_time_zone(self) -> None:
         self.check(
@@ -661,10 +666,62 @@ class Threads(_Mixin):
         ((_, trace),) = result.failures
         self.assertIn(
             "1 thread(s) the test started still run after 0.2 s ('slow worker'):"
-            " what they write would land in the next test.",
+            " what they write from now on escapes the test's rollback",
             trace,
         )
-        self.assertIn("'SlowThreadTests.thread_timeout'", trace)
+        self.assertIn("increase 'SlowThreadTests.thread_timeout'", trace)
+
+    def test_a_thread_that_outlives_its_class_cannot_reach_the_real_database(
+        self,
+    ) -> None:
+        self.check_outliving(TransactionalTestCase)
+
+    def test_the_same_from_a_database_test_case(self) -> None:
+        self.check_outliving(DatabaseTestCase)
+
+    def check_outliving(self, base: type[DatabaseTestCase]) -> None:
+        engine = self.engine
+        if engine.memory:
+            self.skipTest("after the class, a new database in memory")
+        release = threading.Event()
+        self.addCleanup(release.set)
+        outcome: list[BaseException | None] = []
+
+        class OutlivingTests(base):  # type: ignore[valid-type,misc]
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_starts_a_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    release.wait(10)  # until the class has ended
+                    try:
+                        with app.app_context():
+                            db.session.add(Author(name="too late"))
+                            db.session.commit()
+                    except BaseException as error:
+                        outcome.append(error)
+                    else:
+                        outcome.append(None)
+
+                threading.Thread(target=work, name="late writer", daemon=True).start()
+
+        run_case(OutlivingTests)
+        self.assertFalse(hasattr(OutlivingTests, "app"), "the class has not ended")
+        release.set()
+        deadline = time.monotonic() + 10
+        while not outcome and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (error,) = outcome
+        self.assertIsInstance(error, Exception)
+        self.assertIn("flask_dbcase refused", str(error))
+        self.assertIn("a thread a test left running", str(error).lower())
+        if engine.url.startswith("sqlite"):  # not even created empty
+            self.assertFalse(os.path.exists(sa.make_url(engine.url).database or ""))
 
 
 class LockWaits(_Mixin):
