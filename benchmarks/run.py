@@ -311,6 +311,31 @@ ROWS = [
 ]
 
 
+#: One-test classes timed per row, for the per-class cost.
+CLASSES = 30
+
+
+def per_class_ms(base: type, engine: Engine) -> float:
+    """Median time of a class with one empty test, setUpClass and tearDownClass
+    included, the app shared (``reuse_app``): what each class adds."""
+
+    def create(cls: type) -> t.Any:
+        return create_app(engine.url, engine.audit_url)
+
+    namespace = {
+        "create_app": classmethod(create),
+        "reuse_app": True,
+        "test_empty": lambda self: None,
+    }
+    times = []
+    for number in range(CLASSES + 1):
+        case = type(f"{base.__name__}Class{number}", (base,), namespace)
+        start = time.perf_counter()
+        run(case)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:]) * 1000  # the first builds the app
+
+
 def measure(engine: Engine, n: int) -> dict[str, t.Any]:
     reset_databases(engine)
     figures: dict[str, t.Any] = {}
@@ -331,6 +356,8 @@ def measure(engine: Engine, n: int) -> dict[str, t.Any]:
                 if opened.connections:
                     row["checks"] = opened.checks / opened.connections
             row[kind] = per_test_ms(times)
+        if isinstance(base, type):
+            row["class"] = per_class_ms(base, engine)
         figures[label] = row
         gc.collect()
     return figures
@@ -344,6 +371,7 @@ def report(results: dict[str, dict[str, t.Any]]) -> list[list[str]]:
         "typical ms",
         "statements",
         "checks",
+        "class ms",
         "empty vs floor",
         "typical vs floor",
         "create_all/drop_all vs this",
@@ -365,6 +393,7 @@ def report(results: dict[str, dict[str, t.Any]]) -> list[list[str]]:
                     f"{row['typical']:.3f}",
                     "" if None in statements else "{:g} / {:g}".format(*statements),
                     "" if "checks" not in row else f"{row['checks']:g}",
+                    "" if "class" not in row else f"{row['class']:.2f}",
                     f"{row['empty'] / floor['empty']:.2f}x",
                     f"{row['typical'] / floor['typical']:.2f}x",
                     ""
@@ -611,7 +640,8 @@ def main() -> None:
             f" {sys.version.split()[0]}, SQLAlchemy {sa.__version__}. Statements:"
             " the library's own per test, empty / typical. Checks: the statements"
             " it sends per new connection, to ask the server which database the"
-            " connection is on."
+            f" connection is on. Class ms: median of {CLASSES} classes of one empty"
+            " test each, the app shared (reuse_app), set-up and tear-down included."
         )
         write_rst(rows, args.rst, note)
     for engine in found if args.soak else []:
