@@ -6,7 +6,6 @@ import inspect
 import os
 import sys
 import threading
-import time
 import traceback
 import typing as t
 import unittest
@@ -39,6 +38,9 @@ from .schema import Template
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
+from .threads import join_started
+from .threads import started
+from .threads import thread_errors
 from .transaction import ConnectionLostError
 from .transaction import ImplicitCommitError
 from .transaction import lock_waits
@@ -158,6 +160,8 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         allowed = database.allowed_databases()
         process_guard.start()
         cls.addClassCleanup(process_guard.stop)
+        thread_errors.start()
+        cls.addClassCleanup(thread_errors.stop)
         shared = _shared_apps.get(_factory(cls)) if cls.reuse_app else None
         if shared is None:
             with process_guard.building(f"'{_name(cls)}.create_app'", allowed):
@@ -248,9 +252,10 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         finally:
             empty_all(self.db, self._dbcase.engines, self._dbcase.triggers)
             # They commit for real; after the class, not in the real database.
-            running = _started(self._dbcase_threads)
+            running = started(self._dbcase_threads)
             if running:
                 process_guard.outlive(running)
+        _fail_for_thread_errors(self)
 
 
 class TransactionalTestCase(DatabaseTestCase):
@@ -387,7 +392,7 @@ class TransactionalTestCase(DatabaseTestCase):
         self._dbcase_ready = False
         transaction = self._dbcase.transaction
         assert transaction is not None
-        running = _join_threads(self._dbcase_threads, self.thread_timeout)
+        running = join_started(self._dbcase_threads, self.thread_timeout)
         if running:
             # What they write later must not reach the real database either,
             # once the class has ended and the engines point back at it.
@@ -403,6 +408,7 @@ class TransactionalTestCase(DatabaseTestCase):
                 done = type(self)._restore_class()
                 error.args = (f"{error} {done}",)
                 raise
+        _fail_for_thread_errors(self)
         if running:
             names = ", ".join(repr(thread.name) for thread in running)
             raise AssertionError(
@@ -548,23 +554,15 @@ class LiveServerTestCase(DatabaseTestCase):
         return self.live_server_url + url_for(endpoint, _external=False, **values)
 
 
-def _started(before: frozenset[threading.Thread]) -> list[threading.Thread]:
-    """The threads running now that were not in ``before``."""
-    return [thread for thread in threading.enumerate() if thread not in before]
-
-
-def _join_threads(
-    before: frozenset[threading.Thread], timeout: float
-) -> list[threading.Thread]:
-    """Wait, ``timeout`` seconds in all, for threads not in ``before``; return
-    those still running."""
-    started = _started(before)
-    if not started:
-        return []
-    deadline = time.monotonic() + timeout
-    for thread in started:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return [thread for thread in started if thread.is_alive()]
+def _fail_for_thread_errors(test: DatabaseTestCase) -> None:
+    """Fail ``test`` if a thread it started ended with an exception."""
+    errors = thread_errors.take(test._dbcase_threads)
+    if errors:
+        raise AssertionError(
+            f"{len(errors)} thread(s) the test started ended with an exception"
+            " (a test that starts a thread is responsible for what it does):\n"
+            + "\n".join(errors)
+        )
 
 
 def _name(cls: type) -> str:

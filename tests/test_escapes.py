@@ -671,6 +671,38 @@ class Threads(_Mixin):
         )
         self.assertIn("increase 'SlowThreadTests.thread_timeout'", trace)
 
+    def test_a_threads_exception_fails_the_test_that_started_it(self) -> None:
+        engine = self.engine
+        for base in (TransactionalTestCase, DatabaseTestCase):
+
+            class FailingThreadTests(base):  # type: ignore[valid-type,misc]
+                @classmethod
+                def create_app(cls) -> Flask:
+                    return make_app(engine)
+
+                def test_1_thread_raises(self) -> None:
+                    def work() -> None:
+                        raise LookupError("lost in a thread")
+
+                    thread = threading.Thread(target=work, name="doomed")
+                    with mock.patch("sys.stderr"):  # the default hook prints it
+                        thread.start()
+                        thread.join()
+
+                def test_2_unaffected(self) -> None:
+                    pass
+
+            with self.subTest(base=base.__name__):
+                result = run_case(FailingThreadTests)
+                ((test, trace),) = result.failures
+                self.assertTrue(test.id().endswith("test_1_thread_raises"))
+                self.assertIn(
+                    "1 thread(s) the test started ended with an exception", trace
+                )
+                self.assertIn("'doomed':", trace)
+                self.assertIn("LookupError: lost in a thread", trace)
+                self.assertEqual(result.errors, [])
+
     def test_a_thread_that_outlives_its_class_cannot_reach_the_real_database(
         self,
     ) -> None:
