@@ -26,6 +26,7 @@ from sqlalchemy.pool import Pool
 from . import backends
 from .backends import Identity
 from .backends import TestDatabaseError
+from .backends.base import lock_timeout
 from .backends.sqlite import folder
 from .backends.sqlite import SQLiteBackend
 from .urls import describe_url
@@ -256,7 +257,18 @@ class ProcessGuard(_Guard):
         self, dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any
     ) -> None:
         """Refuse to open a configured SQLite file, or any but a test
-        database's while building, before opening it creates it."""
+        database's while building, before opening it creates it.
+
+        Bound MySQL's lock waits on the connection, as PostgreSQL's are in
+        the statement that identifies it: the driver runs the setting as it
+        connects. A connection that has its own ``init_command`` keeps it.
+        """
+        if dialect.driver in ("pymysql", "mysqldb") and "init_command" not in cparams:
+            seconds = max(1, round(lock_timeout()))
+            cparams["init_command"] = (
+                f"SET SESSION innodb_lock_wait_timeout = {seconds},"
+                f" lock_wait_timeout = {seconds}"
+            )
         if dialect.name != "sqlite":
             return
         path = cargs[0] if cargs else cparams.get("database", "")

@@ -88,6 +88,7 @@ class Schemas:
                 continue
             if shape(engine) != self.shapes[key]:
                 self._forget_clashes(key, None)
+                _drop_other_objects(engine)
                 _drop_everything(engine)
             if key not in self.shapes:
                 cleared.append(engine)
@@ -302,6 +303,52 @@ def _drop_everything(bind: sa.Engine | sa.Connection) -> None:
     metadata.drop_all(bind)
 
 
+#: Per dialect, a query listing the statements that drop what a test database
+#: holds besides tables: views, sequences not owned by a column, functions and
+#: procedures (not an extension's).
+_OTHER_OBJECTS = {
+    "postgresql": """
+        SELECT 'DROP ' || CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm'
+            THEN 'MATERIALIZED VIEW' ELSE 'SEQUENCE' END || ' IF EXISTS '
+            || c.oid::regclass::text || ' CASCADE'
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm', 'S')
+            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname !~ '^pg_(toast|temp)'
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid
+                AND d.deptype IN ('e', 'a', 'i'))
+        UNION ALL
+        SELECT 'DROP ROUTINE IF EXISTS ' || p.oid::regprocedure::text || ' CASCADE'
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND p.prokind IN ('f', 'p')
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid
+                AND d.deptype = 'e')""",
+    "mysql": """
+        SELECT CONCAT('DROP VIEW IF EXISTS `', table_name, '`')
+        FROM information_schema.views WHERE table_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT('DROP SEQUENCE IF EXISTS `', table_name, '`')
+        FROM information_schema.tables
+        WHERE table_schema = DATABASE() AND table_type = 'SEQUENCE'
+        UNION ALL
+        SELECT CONCAT('DROP ', routine_type, ' IF EXISTS `', routine_name, '`')
+        FROM information_schema.routines WHERE routine_schema = DATABASE()""",
+    "sqlite": "SELECT 'DROP VIEW IF EXISTS \"' || name || '\"' FROM sqlite_master"
+    " WHERE type = 'view'",
+}
+
+
+def _drop_other_objects(engine: sa.Engine) -> None:
+    """Drop what a test database holds besides tables (a test's DDL made it)."""
+    sql = _OTHER_OBJECTS.get(_family(engine))
+    if sql is None:
+        return
+    with engine.begin() as connection:
+        for statement in connection.exec_driver_sql(sql).scalars().all():
+            connection.exec_driver_sql(statement)
+
+
 def _emptied(metadata: sa.MetaData, engine: sa.Engine) -> bool:
     """Empty tables built earlier; ``False`` if something else dropped them."""
     try:
@@ -423,7 +470,11 @@ _SHAPES = {
         FROM pg_constraint WHERE conrelid <> 0
         UNION ALL
         SELECT 'trigger ' || pg_get_triggerdef(oid)
-        FROM pg_trigger WHERE NOT tgisinternal""",
+        FROM pg_trigger WHERE NOT tgisinternal
+        UNION ALL
+        SELECT 'routine ' || p.oid::regprocedure::text
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')""",
     "mysql": """
         SELECT CONCAT_WS(' ', 'column', table_name, column_name, column_type,
             is_nullable, column_default, extra)
@@ -440,7 +491,10 @@ _SHAPES = {
         UNION ALL
         SELECT CONCAT_WS(' ', 'trigger', trigger_name, event_object_table,
             action_timing, event_manipulation)
-        FROM information_schema.triggers WHERE trigger_schema = DATABASE()""",
+        FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT_WS(' ', routine_type, routine_name)
+        FROM information_schema.routines WHERE routine_schema = DATABASE()""",
     "sqlite": "SELECT type || ' ' || name || ' ' || coalesce(sql, '')"
     " FROM sqlite_master",
 }

@@ -17,7 +17,7 @@ import re
 import typing as t
 
 #: Where a statement may change the session: its head, upper-cased.
-HEADS = ("SET", "PRAGMA", "CREATE")
+HEADS = ("SET", "PRAGMA", "CREATE", "USE", "PREPARE")
 
 #: A call to a lock function: MySQL's ``GET_LOCK``, PostgreSQL's
 #: ``pg_advisory_lock`` and ``pg_try_advisory_lock``.
@@ -37,13 +37,30 @@ _CHARSET_VARIABLES = (
     "collation_connection",
 )
 _NOT_SESSION = re.compile(r"SET\s+(?:GLOBAL|PERSIST|@@GLOBAL\.|TRANSACTION)", re.I)
+_SESSION_TRANSACTION = re.compile(r"SET\s+(?:SESSION|LOCAL)\s+TRANSACTION\b", re.I)
+#: What ``SET SESSION TRANSACTION`` changes, under MariaDB's names and MySQL's.
+_TRANSACTION_VARIABLES = (
+    "@@tx_isolation",
+    "@@tx_read_only",
+    "@@transaction_isolation",
+    "@@transaction_read_only",
+)
+#: User variables assigned outside SET: ``SELECT @x := 1``, ``SELECT 1 INTO @x``.
+_SELECT_ASSIGNED = re.compile(r"(@\w+)\s*:=", re.I)
+_INTO = re.compile(r"\bINTO\s+(@\w+(?:\s*,\s*@\w+)*)", re.I)
+_USE = re.compile(r"USE\s+[`\"]?(\w+)", re.I)
+_PREPARE = re.compile(r"PREPARE\s+(\w+)", re.I)
 _TEMPORARY = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     r"([`\"\w.]+)",
     re.I,
 )
-_PRAGMA = re.compile(r"PRAGMA\s+(?:(\w+)\.)?(\w+)\s*=", re.I)
+_PRAGMA = re.compile(r"PRAGMA\s+(?:(\w+)\.)?(\w+)\s*[=(]", re.I)
 _NAME = re.compile(r"\w+")
+
+
+class UseRefused(RuntimeError):
+    """A test tried to move its connection to another database."""
 
 
 class SessionState:
@@ -52,13 +69,18 @@ class SessionState:
 
     :param run: Runs a statement on the real connection, returning its first
         row (``None`` for a statement without rows).
+    :param run_all: The same, returning all its rows.
     :param family: ``"mysql"``, ``"postgresql"`` or ``"sqlite"``.
     """
 
     def __init__(
-        self, run: t.Callable[[str, tuple[t.Any, ...]], t.Any], family: str
+        self,
+        run: t.Callable[[str, tuple[t.Any, ...]], t.Any],
+        family: str,
+        run_all: t.Callable[[str, tuple[t.Any, ...]], t.Any] | None = None,
     ) -> None:
         self._run = run
+        self._run_all = run_all or (lambda sql, parameters: [])
         self._family = family
         #: What each changed setting was before the test: MySQL variables by
         #: ``@name`` or ``@@name``, SQLite pragmas by name (``schema.name``
@@ -68,10 +90,12 @@ class SessionState:
         self.temporary: set[str] = set()
         #: The test called a lock function.
         self.locks = False
+        #: PostgreSQL prepared statements the test made.
+        self.prepared: set[str] = set()
 
     @property
     def changed(self) -> bool:
-        return bool(self.saved or self.temporary or self.locks)
+        return bool(self.saved or self.temporary or self.locks or self.prepared)
 
     def note(self, statement: str, head: str) -> None:
         """Look at a statement about to run; save what it will change.
@@ -86,10 +110,37 @@ class SessionState:
                 found = _TEMPORARY.match(statement.lstrip())
                 if found is not None:
                     self.temporary.add(found[1])
+            elif head.startswith("USE"):
+                self._check_use(statement)
+            if "@" in statement and not head.startswith("SET"):
+                names = _SELECT_ASSIGNED.findall(statement)
+                for found in _INTO.findall(statement):
+                    names += [name.strip() for name in found.split(",")]
+                if names:
+                    self._save_variables(f"SET {' = 1, '.join(names)} = 1")
         elif family == "sqlite" and head.startswith("PRAGMA"):
             self._save_pragma(statement)
+        elif family == "postgresql" and head.startswith("PREPARE"):
+            found = _PREPARE.match(statement.lstrip())
+            if found is not None:
+                self.prepared.add(found[1].lower())
         if family != "sqlite" and _LOCK_CALL.search(statement):
             self.locks = True
+
+    def _check_use(self, statement: str) -> None:
+        """Refuse ``USE`` of another database: the test's connection stays on
+        its test database."""
+        found = _USE.match(statement.lstrip())
+        if found is None:
+            return
+        current = self._run("SELECT DATABASE()", ())[0]
+        if found[1] != current:
+            raise UseRefused(
+                f"flask_dbcase refused {statement.strip()!r}: a test's connection"
+                f" stays on its test database {current!r}. Code that needs another"
+                " database should use a bind of its own (SQLALCHEMY_BINDS), which"
+                " gets its own test database."
+            )
 
     def _save_variables(self, statement: str) -> None:
         statement = statement.strip()
@@ -97,6 +148,8 @@ class SessionState:
             return  # not this session's, or only the next transaction's
         if _CHARSET.match(statement):
             names = [f"@@{name}" for name in _CHARSET_VARIABLES]
+        elif _SESSION_TRANSACTION.match(statement):
+            names = list(_TRANSACTION_VARIABLES)
         else:
             assigned = _ASSIGNED.findall(statement[3:])
             names = [name if name[0] == "@" else f"@@{name}" for name in assigned]
@@ -139,7 +192,8 @@ class SessionState:
         if not self.changed:
             return
         saved, temporary, locks = self.saved, self.temporary, self.locks
-        self.saved, self.temporary, self.locks = {}, set(), False
+        prepared = self.prepared
+        self.forget()
         if self._family == "mysql":
             if saved:
                 assignments = ", ".join(
@@ -156,6 +210,13 @@ class SessionState:
         elif self._family == "postgresql":
             if locks:
                 self._run("SELECT pg_advisory_unlock_all()", ())
+            if prepared:
+                # Only those still there: an error would end the transaction.
+                for (name,) in self._run_all(
+                    "SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)",
+                    (sorted(prepared),),
+                ):
+                    self._run(f'DEALLOCATE "{name}"', ())
         else:
             for key, value in saved.items():
                 if isinstance(value, str) and not _NAME.fullmatch(value):
@@ -165,3 +226,4 @@ class SessionState:
     def forget(self) -> None:
         """Forget what was noted: the connection is gone, or starts the tests."""
         self.saved, self.temporary, self.locks = {}, set(), False
+        self.prepared = set()

@@ -394,8 +394,10 @@ class TransactionalTestCase(DatabaseTestCase):
         assert transaction is not None
         running = join_started(self._dbcase_threads, self.thread_timeout)
         if running:
-            # What they write later must not reach the real database either,
-            # once the class has ended and the engines point back at it.
+            # What they write later must reach neither the next test nor, once
+            # the class has ended and the engines point back at it, the real
+            # database.
+            transaction.ban(running)
             process_guard.outlive(running)
         transaction.start_closing()
         try:
@@ -413,10 +415,10 @@ class TransactionalTestCase(DatabaseTestCase):
             names = ", ".join(repr(thread.name) for thread in running)
             raise AssertionError(
                 f"{len(running)} thread(s) the test started still run after"
-                f" {self.thread_timeout:g} s ({names}): what they write from now on"
-                " escapes the test's rollback (flask_dbcase refuses their"
-                " connections to the configured databases once the class has"
-                " ended). Wait for them in the test (thread.join()), increase"
+                f" {self.thread_timeout:g} s ({names}): flask_dbcase refuses their"
+                " statements from now on, so that nothing they write reaches the"
+                " next test or, once the class has ended, the configured"
+                " database. Wait for them in the test (thread.join()), increase"
                 f" '{_name(type(self))}.thread_timeout', or test such code in a"
                 " DatabaseTestCase."
             )

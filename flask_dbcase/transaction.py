@@ -12,6 +12,7 @@ outlives the test.
 from __future__ import annotations
 
 import re
+import threading
 import typing as t
 import weakref
 
@@ -61,9 +62,10 @@ class LockWaitError(sa.exc.OperationalError):
     In a transactional test, everything the test writes stays locked in its
     transaction until the test ends. Another connection (an engine of its own, a
     thread's) that writes the same rows waits for them: PostgreSQL's
-    ``lock_timeout``, which flask_dbcase sets to ``FLASK_DBCASE_LOCK_TIMEOUT``
-    seconds (5), MySQL's ``innodb_lock_wait_timeout`` (50 by default) or
-    SQLite's busy timeout (5) then ends the wait with this error. It is an
+    ``lock_timeout`` and MySQL's ``innodb_lock_wait_timeout`` and
+    ``lock_wait_timeout``, which flask_dbcase sets to
+    ``FLASK_DBCASE_LOCK_TIMEOUT`` seconds (5), or SQLite's busy timeout (5)
+    then ends the wait with this error. It is an
     :class:`~sqlalchemy.exc.OperationalError`, not the error the statement
     would have met without the wait.
 
@@ -123,8 +125,15 @@ class _Savepoints:
 
     def __init__(self, dbapi_connection: t.Any, family: str) -> None:
         self.dbapi = dbapi_connection
+        self.family = family
         #: What tests change in the session that a rollback keeps.
-        self.session = SessionState(self.query, family)
+        self.session = SessionState(self.query, family, self.query_all)
+        #: Asks the driver whether the real transaction is open; ``None`` where
+        #: it cannot tell.
+        self.still_open = _still_open(dbapi_connection)
+        #: Threads whose statements are refused: a test that started them ended
+        #: while they ran.
+        self.banned: set[threading.Thread] = set()
         #: Savepoint at which the application's current transaction began, or
         #: ``None`` when the next statement must set a new one.
         self.base: str | None = None
@@ -159,6 +168,15 @@ class _Savepoints:
         finally:
             cursor.close()
 
+    def query_all(self, sql: str, parameters: tuple[t.Any, ...] = ()) -> t.Any:
+        """Run ``sql``; return all its rows."""
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     def begin_tests(self) -> None:
         """Mark the state every test starts from and rolls back to."""
         self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
@@ -178,7 +196,29 @@ class _Savepoints:
         except Exception as error:  # raised by the driver, not by SQLAlchemy
             if not _is_lost_savepoint(error):
                 raise
-            self.ended = True
+            self.lost()
+
+    def lost(self) -> None:
+        """The test's transaction ended under it: note it, and go on in a new
+        one, so that the test's later statements work and are rolled back.
+
+        What was committed is undone when the test ends (see
+        :meth:`TestTransaction.end_test`).
+        """
+        self.ended = True
+        if self.family == "postgresql":
+            # The failed statement failed the transaction: what ran since the
+            # ending goes. MySQL and SQLite go on with it.
+            self.dbapi.rollback()
+        self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
+        self.base = TEST_SAVEPOINT
+        self.dirty = True
+
+    def check_ended(self) -> None:
+        """After a statement, ask the driver, without a round trip, whether the
+        transaction is still open (not MySQL's: see :meth:`_Database.ended`)."""
+        if self.still_open is not None and not self.ended and not self.still_open():
+            self.lost()
 
     def end_test(self) -> None:
         """Undo everything done since :meth:`begin_tests`.
@@ -224,10 +264,11 @@ class _Savepoints:
 
 #: Transaction control written as SQL: what it does to the application's
 #: transaction, and, for ``SET autocommit``, the value.
+_CHAIN = r"(?:\s+AND\s+(?:NO\s+)?CHAIN)?(?:\s+(?:NO\s+)?RELEASE)?"
 _CONTROL = re.compile(
     r"\s*(?:(?P<begin>BEGIN|START\s+TRANSACTION)(?:\s+\w+)*"
-    r"|(?P<commit>COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?"
-    r"|(?P<rollback>ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?"
+    rf"|(?P<commit>COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?{_CHAIN}"
+    rf"|(?P<rollback>ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?{_CHAIN}"
     r"|SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?AUTOCOMMIT\s*=\s*(?P<autocommit>\w+))"
     r"\s*;?\s*$",
     re.IGNORECASE,
@@ -260,6 +301,13 @@ class SharedConnection:
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         state = self._savepoints
+        if state.banned and threading.current_thread() in state.banned:
+            raise RuntimeError(
+                f"flask_dbcase refused a statement from thread"
+                f" {threading.current_thread().name!r}: the test that started it"
+                " ended while it ran (see thread_timeout), and what it writes"
+                " would land in the next test. Wait for it in the test."
+            )
         if state.base is None and not self._autocommit:
             state.run(f"SAVEPOINT {APP_SAVEPOINT}")
             state.base = APP_SAVEPOINT
@@ -394,19 +442,29 @@ class _Cursor:
 
     def execute(self, statement: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._skipped = False
-        if isinstance(statement, str):
-            head = statement.lstrip()[:8].upper()
-            if head.startswith(_CONTROL_HEADS) and self._shared.control(statement):
+        state = self._shared._savepoints
+        text = statement
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        if isinstance(text, str):
+            head = text.lstrip()[:8].upper()
+            if head.startswith(("/*", "--")):
+                text = _without_comments(text)
+                head = text[:8].upper()
+            if head.startswith(_CONTROL_HEADS) and self._shared.control(text):
                 self._skipped = True
                 return self
-            # "ock": a cheap look for lock functions before the real one.
+            # "ock" and "@": cheap looks for lock functions and MySQL's user
+            # variables, before the real ones.
             if (
                 head.startswith(SESSION_HEADS)
-                or "ock" in statement
-                or "OCK" in statement
+                or "ock" in text
+                or "OCK" in text
+                or "@" in text
             ):
-                self._shared._savepoints.session.note(statement, head)
+                state.session.note(text, head)
         found = self._cursor.execute(statement, *args, **kwargs)
+        state.check_ended()
         return self if found is self._cursor else found
 
     def executescript(self, script: str) -> _Cursor:
@@ -417,6 +475,7 @@ class _Cursor:
     def executemany(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._skipped = False
         found = self._cursor.executemany(*args, **kwargs)
+        self._shared._savepoints.check_ended()
         return self if found is self._cursor else found
 
     def __iter__(self) -> t.Iterator[t.Any]:
@@ -594,6 +653,12 @@ class TestTransaction:
         for database in self._databases.values():
             database.savepoints.begin_tests()
 
+    def ban(self, threads: t.Iterable[threading.Thread]) -> None:
+        """Refuse the statements of ``threads`` from now on: the test that
+        started them has ended."""
+        for database in self._databases.values():
+            database.savepoints.banned.update(threads)
+
     def start_closing(self) -> None:
         """Skip the rollbacks a test does while its context is torn down."""
         for database in self._databases.values():
@@ -684,11 +749,58 @@ def _close_open() -> None:
 
 
 def _lost_savepoint(database: _Database, error: Exception) -> bool:
-    backend = database.url.get_backend_name()
-    return backend in ("mysql", "mariadb") and _is_lost_savepoint(error)
+    return _is_lost_savepoint(error)
 
 
 def _is_lost_savepoint(error: Exception) -> bool:
-    # MySQL error 1305: "SAVEPOINT dbcase_test does not exist". The other
-    # drivers' first argument is a message.
-    return getattr(error, "args", (None,))[:1] == (1305,)
+    """Tell whether the driver says a savepoint does not exist: the transaction
+    that held it ended."""
+    # MySQL error 1305: "SAVEPOINT dbcase_test does not exist".
+    if getattr(error, "args", (None,))[:1] == (1305,):
+        return True
+    # PostgreSQL: invalid_savepoint_specification.
+    if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) == "3B001":
+        return True
+    return _is_sqlite_error(error) and "no such savepoint" in str(error)
+
+
+def _is_sqlite_error(error: Exception) -> bool:
+    return type(error).__module__.startswith(("sqlite3", "pysqlite2"))
+
+
+def _still_open(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
+    """A function that tells, from what the driver knows, whether the
+    connection is in a transaction; ``None`` where the driver cannot tell."""
+    if isinstance(getattr(dbapi_connection, "in_transaction", None), bool):
+        return lambda: bool(dbapi_connection.in_transaction)  # sqlite3
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        return lambda: int(info.transaction_status) != 0  # 0: idle
+    status = getattr(dbapi_connection, "get_transaction_status", None)
+    if callable(status):  # psycopg2
+        return lambda: int(status()) != 0
+    return None
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without the comments it starts with; MySQL's executable
+    comment (``/*!40101 SET NAMES utf8 */``) gives its content."""
+    while True:
+        text = text.lstrip()
+        if text.startswith("/*!"):
+            end = text.find("*/")
+            body = text[3:end] if end >= 0 else text[3:]
+            rest = text[end + 2 :] if end >= 0 else ""
+            return (body.lstrip("0123456789") + " " + rest).strip()
+        if text.startswith("/*"):
+            end = text.find("*/")
+            if end < 0:
+                return text
+            text = text[end + 2 :]
+        elif text.startswith("--"):
+            end = text.find("\n")
+            if end < 0:
+                return ""
+            text = text[end + 1 :]
+        else:
+            return text

@@ -241,6 +241,7 @@ class EndedTransaction(_Mixin):
                 tables = set(sa.inspect(db.engine).get_table_names())
                 self.assertLessEqual({"author", "book"}, tables)
                 self.assertNotIn("dbcase_scratch", tables)
+                self.assertNotIn("dbcase_view", sa.inspect(db.engine).get_view_names())
                 columns = sa.inspect(db.engine).get_columns("author")
                 self.assertEqual([c["name"] for c in columns], ["id", "name"])
 
@@ -283,6 +284,76 @@ class EndedTransaction(_Mixin):
             db.session.connection().exec_driver_sql("COMMIT; SELECT 1")
 
         self.check(escape, rebuilt=False)
+
+    def test_writes_after_the_transaction_ended(self) -> None:
+        # Noticed at the statement that ended it: what follows runs in a new
+        # transaction, without the driver's "savepoint does not exist".
+        if self.engine.postgresql:
+            sql = "COMMIT; SELECT 1"
+        elif self.engine.mysql:
+            sql = "TRUNCATE TABLE mirror"
+        else:
+            sql = ""
+
+        def escape(case: t.Any) -> None:
+            if sql:
+                db.session.connection().exec_driver_sql(sql)
+            else:
+                db.session.connection().connection.dbapi_connection._dbapi.commit()
+            db.session.add(Author(name="after"))
+            db.session.commit()
+            db.session.add(Author(name="after, rolled back"))
+            db.session.flush()
+            db.session.rollback()
+            with db.session.begin_nested():
+                db.session.add(Author(name="nested"))
+            db.session.commit()
+            # The test goes on as if nothing had ended: its commits are kept
+            # until it ends.
+            case.assertLessEqual({"after", "nested"}, set(authors()))
+            case.assertNotIn("after, rolled back", authors())
+
+        self.check(escape, rebuilt=False)
+
+    def test_a_view_a_sequence_and_a_function(self) -> None:
+        if self.engine.postgresql:
+            statements = [
+                "COMMIT; CREATE VIEW dbcase_view AS SELECT 1 AS one",
+                "CREATE SEQUENCE dbcase_sequence",
+                "CREATE FUNCTION dbcase_function() RETURNS int"
+                " AS 'SELECT 1' LANGUAGE sql",
+            ]
+        elif self.engine.mysql:
+            statements = [
+                "CREATE VIEW dbcase_view AS SELECT 1 AS one",
+                "CREATE SEQUENCE dbcase_sequence",
+                "CREATE FUNCTION dbcase_function() RETURNS INT RETURN 1",
+            ]
+        else:
+            self.skipTest("DDL commits on MySQL; psycopg runs several statements")
+
+        def escape(case: t.Any) -> None:
+            for statement in statements:
+                db.session.connection().exec_driver_sql(statement)
+
+        self.check(escape, rebuilt=True)
+        if self.engine.postgresql:
+            sql = (
+                "SELECT (SELECT count(*) FROM pg_class WHERE relname IN"
+                " ('dbcase_view', 'dbcase_sequence'))"
+                " + (SELECT count(*) FROM pg_proc WHERE proname = 'dbcase_function')"
+            )
+        else:
+            sql = (
+                "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE"
+                " table_schema = DATABASE() AND table_name LIKE 'dbcase%%')"
+                " + (SELECT COUNT(*) FROM information_schema.routines"
+                " WHERE routine_schema = DATABASE())"
+            )
+        observer = sa.create_engine(self.engine.test_url, poolclass=sa.pool.NullPool)
+        self.addCleanup(observer.dispose)
+        with observer.connect() as connection:
+            self.assertEqual(connection.exec_driver_sql(sql).scalar(), 0)
 
     def test_a_table_created_and_committed(self) -> None:
         if self.engine.memory:
@@ -435,6 +506,67 @@ class SessionSettings(_Mixin):
     def test_postgresql_set(self) -> None:
         # Rolled back by PostgreSQL itself, with the savepoint.
         self.check("SET timezone = 'Asia/Tokyo'", "SHOW timezone", needs="postgresql")
+
+    def test_mysql_spellings_behind_comments(self) -> None:
+        self.check(
+            "/* why */ -- and why\n SET time_zone = '+01:00'",
+            "SELECT @@SESSION.time_zone",
+            needs="mysql",
+        )
+        self.check(
+            "/*!40101 SET NAMES latin1 */",
+            "SELECT @@SESSION.character_set_client",
+            needs="mysql",
+        )
+
+    def test_mysql_user_variables_set_by_select(self) -> None:
+        self.check(
+            "SELECT @dbcase_a := 5 INTO @dbcase_b",
+            "SELECT @dbcase_a, @dbcase_b",
+            needs="mysql",
+        )
+
+    def test_mysql_session_transaction(self) -> None:
+        self.check(
+            "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SELECT @@SESSION.tx_isolation",
+            needs="mysql",
+        )
+
+    def test_postgresql_prepared_statement(self) -> None:
+        self.check(
+            "PREPARE dbcase_prepared AS SELECT 1",
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE name = 'dbcase_prepared'",
+            needs="postgresql",
+        )
+
+    def test_sqlite_pragma_as_a_call_behind_a_comment(self) -> None:
+        self.check("/* x */ PRAGMA cache_size(55)", "PRAGMA cache_size", needs="sqlite")
+
+    def test_mysql_use_of_another_database_is_refused(self) -> None:
+        if not self.engine.mysql:
+            self.skipTest("MySQL's USE")
+        engine = self.engine
+        configured = sa.make_url(engine.url).database
+
+        class UseTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_1_use(self) -> None:
+                db.session.execute(sa.text(f"USE {configured}"))
+
+            def test_2_still_on_the_test_database(self) -> None:
+                name = db.session.execute(sa.text("SELECT DATABASE()")).scalar()
+                self.assertEqual(name, sa.make_url(engine.test_url).database)
+
+        result = run_case(UseTests)
+        ((test, trace),) = result.errors
+        self.assertTrue(test.id().endswith("test_1_use"))
+        self.assertIn(f"flask_dbcase refused 'USE {configured}'", trace)
+        self.assertEqual(result.failures, [])
 
     def test_sqlite_pragma(self) -> None:
         self.check(
@@ -666,10 +798,56 @@ class Threads(_Mixin):
         ((_, trace),) = result.failures
         self.assertIn(
             "1 thread(s) the test started still run after 0.2 s ('slow worker'):"
-            " what they write from now on escapes the test's rollback",
+            " flask_dbcase refuses their statements from now on",
             trace,
         )
         self.assertIn("increase 'SlowThreadTests.thread_timeout'", trace)
+
+    def test_a_late_threads_writes_reach_neither_the_next_test(self) -> None:
+        engine = self.engine
+        go = threading.Event()
+        done = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        class LateTests(TransactionalTestCase):
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_starts_a_slow_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    go.wait(10)
+                    try:
+                        with app.app_context():
+                            db.session.add(Author(name="too late"))
+                            db.session.commit()
+                    except BaseException as error:
+                        outcome.append(error)
+                    else:
+                        outcome.append(None)
+                    done.set()
+
+                threading.Thread(target=work, name="late", daemon=True).start()
+
+            def test_2_starting_state(self) -> None:
+                go.set()
+                done.wait(10)
+                self.assertEqual(authors(), ["base"])
+
+        result = run_case(LateTests)
+        ((test, trace),) = result.failures
+        self.assertTrue(test.id().endswith("test_1_starts_a_slow_thread"))
+        self.assertEqual(result.errors, [])
+        (error,) = outcome
+        self.assertIn("flask_dbcase refused a statement from thread 'late'", str(error))
 
     def test_a_threads_exception_fails_the_test_that_started_it(self) -> None:
         engine = self.engine
@@ -778,10 +956,8 @@ class LockWaits(_Mixin):
                 db.session.flush()  # the unique name is now locked
                 url = current_app.config["SQLALCHEMY_DATABASE_URI"]
                 args = {}
-                if engine.mysql:  # the server's default wait is 50 s
-                    args = {"init_command": "SET innodb_lock_wait_timeout = 1"}
-                elif not engine.postgresql:
-                    args = {"timeout": 1}
+                if engine.url.startswith("sqlite"):
+                    args = {"timeout": 1}  # a driver's setting: not the library's
                 other = sa.create_engine(url, connect_args=args)
                 try:
                     with self.assertRaises(LockWaitError) as caught:
@@ -806,6 +982,38 @@ class LockWaits(_Mixin):
         self.assertLess(time.monotonic() - start, 30)
         self.assertEqual(result.problems(), "")
         self.assertEqual(result.testsRun, 2)
+
+    def test_ddl_waiting_on_the_tests_table_gives_up(self) -> None:
+        # MariaDB waits for a table's metadata lock lock_wait_timeout seconds:
+        # a day by default.
+        engine = self.engine
+        if not (engine.mysql or engine.postgresql):
+            self.skipTest("a server's table locks")
+
+        class DdlWaitTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_waits(self) -> None:
+                db.session.add(Author(name="held"))
+                db.session.flush()
+                url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+                other = sa.create_engine(url)
+                try:
+                    with self.assertRaises(LockWaitError):
+                        with other.begin() as connection:
+                            connection.exec_driver_sql(
+                                "ALTER TABLE author ADD COLUMN extra INT"
+                            )
+                finally:
+                    other.dispose()
+
+        start = time.monotonic()
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_LOCK_TIMEOUT": "1"}):
+            result = run_case(DdlWaitTests)
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertEqual(result.problems(), "")
 
 
 globals().update(
