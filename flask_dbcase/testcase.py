@@ -229,6 +229,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         self._dbcase_ready = True
         # The threads that run already: those the test starts are watched.
         self._dbcase_threads = frozenset(threading.enumerate())
+        thread_errors.watch()
         self.addCleanup(self._end_test, context)
         state = self._dbcase
         if state.overrides:

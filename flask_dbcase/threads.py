@@ -30,48 +30,61 @@ class ThreadErrors:
     """While test classes run, keep the exceptions that end threads, so that
     the test that started a thread fails with them.
 
-    The previous :func:`threading.excepthook` still runs (it prints them).
+    Those of threads no test started go on to the hook that was there before
+    (which prints them), when the last class ends. pytest puts a hook of its
+    own around each test: :meth:`watch` at each test's start goes in front of
+    it.
     """
 
     def __init__(self) -> None:
         self._users = 0
         self._lock = threading.Lock()
         self._previous = threading.excepthook
-        self._seen: list[tuple[threading.Thread | None, str]] = []
+        self._seen: list[threading.ExceptHookArgs] = []
 
     def start(self) -> None:
         with self._lock:
-            if self._users == 0:
-                self._previous = threading.excepthook
-                threading.excepthook = self._hook
             self._users += 1
+        self.watch()
+
+    def watch(self) -> None:
+        """Be the hook that threads' exceptions reach first."""
+        if threading.excepthook != self._hook:
+            self._previous = threading.excepthook
+            threading.excepthook = self._hook
 
     def stop(self) -> None:
         with self._lock:
             self._users -= 1
-            if self._users == 0:
-                if threading.excepthook == self._hook:
-                    threading.excepthook = self._previous
-                self._seen.clear()
+            if self._users:
+                return
+            left, self._seen = self._seen, []
+            if threading.excepthook == self._hook:
+                threading.excepthook = self._previous
+        for args in left:
+            self._previous(args)
 
     def _hook(self, args: threading.ExceptHookArgs) -> None:
-        if args.exc_type is not SystemExit:
-            text = "".join(
-                traceback.format_exception(
-                    args.exc_type, args.exc_value, args.exc_traceback
-                )
-            )
-            with self._lock:
-                self._seen.append((args.thread, text))
-        self._previous(args)
+        if args.exc_type is SystemExit:
+            return
+        with self._lock:
+            self._seen.append(args)
 
     def take(self, before: frozenset[threading.Thread]) -> list[str]:
         """The exceptions of threads not in ``before``, as ``name: traceback``;
         forgotten once taken."""
         with self._lock:
-            mine = [(t, text) for t, text in self._seen if t not in before]
-            self._seen = [(t, text) for t, text in self._seen if t in before]
-        return [f"{t.name if t else '?'!r}:\n{text}" for t, text in mine]
+            mine = [args for args in self._seen if args.thread not in before]
+            self._seen = [args for args in self._seen if args.thread in before]
+        return [
+            f"{args.thread.name if args.thread else '?'!r}:\n"
+            + "".join(
+                traceback.format_exception(
+                    args.exc_type, args.exc_value, args.exc_traceback
+                )
+            )
+            for args in mine
+        ]
 
 
 thread_errors = ThreadErrors()
