@@ -21,12 +21,15 @@ HEADS = ("SET", "PRAGMA", "CREATE", "USE", "PREPARE")
 
 #: A call to a lock function: MySQL's ``GET_LOCK``, PostgreSQL's
 #: ``pg_advisory_lock`` and ``pg_try_advisory_lock``.
-_LOCK_CALL = re.compile(r"(?:get_lock|advisory_lock|advisory_lock_shared)\s*\(", re.I)
+_LOCK_CALL = re.compile(r"(?:get_lock|advisory_lock(?:_shared)?)[`\"]?\s*\(", re.I)
 
 #: The variables a MySQL ``SET`` assigns (``@user``, ``@@session.name``,
 #: ``SESSION name``, ``name``), one per assignment.
+#: A user variable's name, quoted or not.
+_USER = r"@(?:\w+|`[^`]*`|'[^']*'|\"[^\"]*\")"
 _ASSIGNED = re.compile(
-    r"(?:^|,)\s*(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?(@?\w+)\s*:?=",
+    r"(?:^|,)\s*(?:(?:SESSION|LOCAL)\s+|@@(?:(?:SESSION|LOCAL)\s*\.\s*)?)?"
+    rf"({_USER}|\w+)\s*:?=",
     re.I,
 )
 _CHARSET = re.compile(r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b", re.I)
@@ -46,17 +49,27 @@ _TRANSACTION_VARIABLES = (
     "@@transaction_read_only",
 )
 #: User variables assigned outside SET: ``SELECT @x := 1``, ``SELECT 1 INTO @x``.
-_SELECT_ASSIGNED = re.compile(r"(@\w+)\s*:=", re.I)
-_INTO = re.compile(r"\bINTO\s+(@\w+(?:\s*,\s*@\w+)*)", re.I)
-_USE = re.compile(r"USE\s+[`\"]?(\w+)", re.I)
-_PREPARE = re.compile(r"PREPARE\s+(\w+)", re.I)
+_SELECT_ASSIGNED = re.compile(rf"({_USER})\s*:=", re.I)
+_INTO = re.compile(rf"\bINTO\s+({_USER}(?:\s*,\s*{_USER})*)", re.I)
+_INTO_NAME = re.compile(_USER)
+#: The word USE anywhere: whatever the spelling, the database is asked after.
+_USE_WORD = re.compile(r"\bUSE\b", re.I)
+_PREPARE = re.compile(r"\bPREPARE\s+(\"[^\"]+\"|\w+)", re.I)
 _TEMPORARY = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"([`\"\w.]+)",
+    r"(`[^`]+`|\"[^\"]+\"|[\w.$]+)",
     re.I,
 )
-_PRAGMA = re.compile(r"PRAGMA\s+(?:(\w+)\.)?(\w+)\s*[=(]", re.I)
+_PRAGMA_NAME = r"(?:\w+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
+_PRAGMA = re.compile(
+    rf"PRAGMA\s+(?:({_PRAGMA_NAME})\s*\.\s*)?({_PRAGMA_NAME})\s*[=(]", re.I
+)
 _NAME = re.compile(r"\w+")
+
+
+def _bare(name: str) -> str:
+    """A SQLite name without its quotes or brackets, lower-cased."""
+    return name.strip('"`[]').lower()
 
 
 class UseRefused(RuntimeError):
@@ -107,37 +120,55 @@ class SessionState:
             if head.startswith("SET"):
                 self._save_variables(statement)
             elif head.startswith("CREATE"):
-                found = _TEMPORARY.match(statement.lstrip())
+                found = _TEMPORARY.search(statement)
                 if found is not None:
                     self.temporary.add(found[1])
-            elif head.startswith("USE"):
-                self._check_use(statement)
             if "@" in statement and not head.startswith("SET"):
                 names = _SELECT_ASSIGNED.findall(statement)
                 for found in _INTO.findall(statement):
-                    names += [name.strip() for name in found.split(",")]
+                    names += _INTO_NAME.findall(found)
                 if names:
                     self._save_variables(f"SET {' = 1, '.join(names)} = 1")
         elif family == "sqlite" and head.startswith("PRAGMA"):
             self._save_pragma(statement)
-        elif family == "postgresql" and head.startswith("PREPARE"):
-            found = _PREPARE.match(statement.lstrip())
-            if found is not None:
-                self.prepared.add(found[1].lower())
+        elif family == "postgresql":
+            for name in _PREPARE.findall(statement):
+                quoted = name.startswith('"')
+                self.prepared.add(name.strip('"') if quoted else name.lower())
         if family != "sqlite" and _LOCK_CALL.search(statement):
             self.locks = True
 
-    def _check_use(self, statement: str) -> None:
-        """Refuse ``USE`` of another database: the test's connection stays on
-        its test database."""
-        found = _USE.match(statement.lstrip())
-        if found is None:
-            return
-        current = self._run("SELECT DATABASE()", ())[0]
-        if found[1] != current:
+    def before(self, statement: str, head: str) -> str | None:
+        """Look at a statement about to run (comments removed).
+
+        :return: On MySQL, for a statement that says ``USE``, the database the
+            connection is on, for :meth:`after`.
+        """
+        if (
+            head.startswith(HEADS)
+            # Cheap looks before the real ones: lock functions, MySQL's user
+            # variables, prepared statements anywhere in the statement.
+            or "ock" in statement
+            or "OCK" in statement
+            or "@" in statement
+            or "REPARE" in statement
+            or "repare" in statement
+        ):
+            self.note(statement, head)
+        if self._family == "mysql" and _USE_WORD.search(statement):
+            return str(self._run("SELECT DATABASE()", ())[0] or "")
+        return None
+
+    def after(self, database: str) -> None:
+        """Refuse a ``USE`` of another database, however it was spelled: move
+        the connection back to its test database, and raise."""
+        now = str(self._run("SELECT DATABASE()", ())[0] or "")
+        if now != database:
+            quoted = database.replace("`", "``")
+            self._run(f"USE `{quoted}`", ())
             raise UseRefused(
-                f"flask_dbcase refused {statement.strip()!r}: a test's connection"
-                f" stays on its test database {current!r}. Code that needs another"
+                f"flask_dbcase refused 'USE {now}': a test's connection stays on"
+                f" its test database {database!r}. Code that needs another"
                 " database should use a bind of its own (SQLALCHEMY_BINDS), which"
                 " gets its own test database."
             )
@@ -176,8 +207,8 @@ class SessionState:
             return  # a query, not a setting
         # Some pragmas belong to the connection, which a schema before their
         # name silently leaves unchanged: spelled as the test spelled it.
-        key = f"{found[1]}.{found[2]}" if found[1] else found[2]
-        key = key.lower()
+        schema, name = (_bare(part) if part else "" for part in found.groups())
+        key = f"{schema}.{name}" if schema else name
         if key in self.saved:
             return
         try:
@@ -222,6 +253,14 @@ class SessionState:
                 if isinstance(value, str) and not _NAME.fullmatch(value):
                     continue  # not a value a pragma can be set to
                 self._run(f"PRAGMA {key} = {value}", ())
+
+    def detach(self) -> SessionState:
+        """Hand what was noted to a new instance, and forget it here."""
+        other = SessionState(self._run, self._family, self._run_all)
+        other.saved, other.temporary = self.saved, self.temporary
+        other.locks, other.prepared = self.locks, self.prepared
+        self.forget()
+        return other
 
     def forget(self) -> None:
         """Forget what was noted: the connection is gone, or starts the tests."""

@@ -22,7 +22,6 @@ from sqlalchemy.pool import StaticPool
 
 from .database import databases
 from .database import same_database_key
-from .session_state import HEADS as SESSION_HEADS
 from .session_state import SessionState
 from .urls import describe_url
 
@@ -128,12 +127,12 @@ class _Savepoints:
         self.family = family
         #: What tests change in the session that a rollback keeps.
         self.session = SessionState(self.query, family, self.query_all)
+        #: What the class's own setup changed so, put back when it ends.
+        self.class_session = SessionState(self.query, family, self.query_all)
         #: Asks the driver whether the real transaction is open; ``None`` where
         #: it cannot tell.
         self.still_open = _still_open(dbapi_connection)
-        #: Threads whose statements are refused: a test that started them ended
-        #: while they ran.
-        self.banned: set[threading.Thread] = set()
+
         #: Savepoint at which the application's current transaction began, or
         #: ``None`` when the next statement must set a new one.
         self.base: str | None = None
@@ -181,7 +180,9 @@ class _Savepoints:
         """Mark the state every test starts from and rolls back to."""
         self.run(f"SAVEPOINT {TEST_SAVEPOINT}")
         self.ended = False
-        self.session.forget()  # what setUpTestData changed is where tests start
+        # What setUpTestData changed is where the tests start; it is put back
+        # when the class ends (the connection may serve the next class).
+        self.class_session = self.session.detach()
         self.reset()
 
     def run_on_savepoint(self, sql: str) -> None:
@@ -217,7 +218,8 @@ class _Savepoints:
     def check_ended(self) -> None:
         """After a statement, ask the driver, without a round trip, whether the
         transaction is still open (not MySQL's: see :meth:`_Database.ended`)."""
-        if self.still_open is not None and not self.ended and not self.still_open():
+        # Again after an earlier ending: a second one must be noticed too.
+        if self.still_open is not None and not self.still_open():
             self.lost()
 
     def end_test(self) -> None:
@@ -301,13 +303,7 @@ class SharedConnection:
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         state = self._savepoints
-        if state.banned and threading.current_thread() in state.banned:
-            raise RuntimeError(
-                f"flask_dbcase refused a statement from thread"
-                f" {threading.current_thread().name!r}: the test that started it"
-                " ended while it ran (see thread_timeout), and what it writes"
-                " would land in the next test. Wait for it in the test."
-            )
+        _check_banned()
         if state.base is None and not self._autocommit:
             state.run(f"SAVEPOINT {APP_SAVEPOINT}")
             state.base = APP_SAVEPOINT
@@ -446,25 +442,20 @@ class _Cursor:
         text = statement
         if isinstance(text, bytes):
             text = text.decode(errors="replace")
+        database = None
         if isinstance(text, str):
-            head = text.lstrip()[:8].upper()
-            if head.startswith(("/*", "--")):
+            if "/*" in text or "--" in text or "#" in text:
                 text = _without_comments(text)
-                head = text[:8].upper()
+            head = text.lstrip()[:8].upper()
             if head.startswith(_CONTROL_HEADS) and self._shared.control(text):
                 self._skipped = True
                 return self
-            # "ock" and "@": cheap looks for lock functions and MySQL's user
-            # variables, before the real ones.
-            if (
-                head.startswith(SESSION_HEADS)
-                or "ock" in text
-                or "OCK" in text
-                or "@" in text
-            ):
-                state.session.note(text, head)
+            database = state.session.before(text, head)
+        _check_banned()
         found = self._cursor.execute(statement, *args, **kwargs)
         state.check_ended()
+        if database is not None:
+            state.session.after(database)
         return self if found is self._cursor else found
 
     def executescript(self, script: str) -> _Cursor:
@@ -472,10 +463,20 @@ class _Cursor:
             self.execute(statement)
         return self
 
-    def executemany(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+    def executemany(self, statement: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._skipped = False
-        found = self._cursor.executemany(*args, **kwargs)
-        self._shared._savepoints.check_ended()
+        state = self._shared._savepoints
+        database = None
+        if isinstance(statement, str):
+            text = statement
+            if "/*" in text or "--" in text or "#" in text:
+                text = _without_comments(text)
+            database = state.session.before(text, text.lstrip()[:8].upper())
+        _check_banned()
+        found = self._cursor.executemany(statement, *args, **kwargs)
+        state.check_ended()
+        if database is not None:
+            state.session.after(database)
         return self if found is self._cursor else found
 
     def __iter__(self) -> t.Iterator[t.Any]:
@@ -592,6 +593,12 @@ class _Database:
     def close(self, discard: bool = False) -> None:
         for engine, pool in zip(self.engines, self.saved_pools, strict=True):
             engine.pool = pool
+        if not discard:
+            try:
+                self.savepoints.session.reset()
+                self.savepoints.class_session.reset()
+            except Exception:  # whatever is left goes with the connection
+                discard = True
         try:
             self.transaction.rollback()
         except Exception as error:
@@ -656,8 +663,7 @@ class TestTransaction:
     def ban(self, threads: t.Iterable[threading.Thread]) -> None:
         """Refuse the statements of ``threads`` from now on: the test that
         started them has ended."""
-        for database in self._databases.values():
-            database.savepoints.banned.update(threads)
+        _banned.update(threads)
 
     def start_closing(self) -> None:
         """Skip the rollbacks a test does while its context is torn down."""
@@ -782,25 +788,32 @@ def _still_open(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
     return None
 
 
+#: SQL comments; MySQL's and MariaDB's executable ones keep their content.
+_COMMENT = re.compile(r"/\*(?:M?!\d*)?(.*?)\*/|--[^\n]*|#[^\n]*", re.DOTALL)
+
+
 def _without_comments(text: str) -> str:
-    """``text`` without the comments it starts with; MySQL's executable
-    comment (``/*!40101 SET NAMES utf8 */``) gives its content."""
-    while True:
-        text = text.lstrip()
-        if text.startswith("/*!"):
-            end = text.find("*/")
-            body = text[3:end] if end >= 0 else text[3:]
-            rest = text[end + 2 :] if end >= 0 else ""
-            return (body.lstrip("0123456789") + " " + rest).strip()
-        if text.startswith("/*"):
-            end = text.find("*/")
-            if end < 0:
-                return text
-            text = text[end + 2 :]
-        elif text.startswith("--"):
-            end = text.find("\n")
-            if end < 0:
-                return ""
-            text = text[end + 1 :]
-        else:
-            return text
+    """``text`` without its comments, for reading it; MySQL's executable
+    comments (``/*!40101 SET NAMES utf8 */``) give their content."""
+
+    def replace(found: re.Match[str]) -> str:
+        executable = found[0].startswith(("/*!", "/*M!"))
+        return f" {found[1]} " if executable else " "
+
+    return _COMMENT.sub(replace, text).strip()
+
+
+def _check_banned() -> None:
+    if _banned and threading.current_thread() in _banned:
+        raise RuntimeError(
+            f"flask_dbcase refused a statement from thread"
+            f" {threading.current_thread().name!r}: the test that started it"
+            " ended while it ran (see thread_timeout), and what it writes"
+            " would land in the next test. Wait for it in the test."
+        )
+
+
+#: Threads whose statements are refused: a test that started them ended while
+#: they ran. For the process: with ``reuse_app``, the next class's
+#: transaction is another.
+_banned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()

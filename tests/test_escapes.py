@@ -315,6 +315,19 @@ class EndedTransaction(_Mixin):
 
         self.check(escape, rebuilt=False)
 
+    def test_ended_twice(self) -> None:
+        if not self.engine.postgresql:
+            self.skipTest("psycopg runs several statements given as one string")
+
+        def escape(case: t.Any) -> None:
+            for name in ("between", "after"):
+                db.session.connection().exec_driver_sql("SELECT 1; COMMIT")
+                db.session.add(Author(name=name))
+                db.session.commit()
+            case.assertLessEqual({"between", "after"}, set(authors()))
+
+        self.check(escape, rebuilt=False)
+
     def test_a_view_a_sequence_and_a_function(self) -> None:
         if self.engine.postgresql:
             statements = [
@@ -544,6 +557,94 @@ class SessionSettings(_Mixin):
     def test_sqlite_pragma_as_a_call_behind_a_comment(self) -> None:
         self.check("/* x */ PRAGMA cache_size(55)", "PRAGMA cache_size", needs="sqlite")
 
+    def test_mysql_spellings_a_hostile_probe_found(self) -> None:
+        self.check(
+            "# why\nSET time_zone = '+02:00'",
+            "SELECT @@SESSION.time_zone",
+            needs="mysql",
+        )
+        self.check(
+            "/*M!100000 SET time_zone = '+03:00' */",
+            "SELECT @@SESSION.time_zone",
+            needs="mysql",
+        )
+        self.check("SET @`dbcase q` = 42", "SELECT @`dbcase q`", needs="mysql")
+        self.check(
+            "SELECT GET_LOCK/**/('dbcase_lock', 0)",
+            "SELECT IS_USED_LOCK('dbcase_lock') IS NOT NULL",
+            needs="mysql",
+        )
+        self.check(
+            "CREATE /*!32302 TEMPORARY */ TABLE `dbcase temp` (id INT)",
+            "SELECT COUNT(*) FROM `dbcase temp`",
+            needs="mysql",
+        )
+
+    def test_postgresql_spellings_a_hostile_probe_found(self) -> None:
+        self.check(
+            'SELECT "pg_advisory_lock"(4243)',
+            "SELECT count(*) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            needs="postgresql",
+        )
+        self.check(
+            'SELECT 1; PREPARE "DbcaseStatement" AS SELECT 1',
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE name = 'DbcaseStatement'",
+            needs="postgresql",
+        )
+
+    def test_sqlite_spellings_a_hostile_probe_found(self) -> None:
+        self.check('PRAGMA "cache_size" = 123', "PRAGMA cache_size", needs="sqlite")
+        self.check(
+            "PRAGMA [recursive_triggers] = 1",
+            "PRAGMA recursive_triggers",
+            needs="sqlite",
+        )
+
+    def test_what_set_up_test_data_changes_ends_with_its_class(self) -> None:
+        engine = self.engine
+        if engine.mysql:
+            change, read = "SET time_zone = '+04:00'", "SELECT @@SESSION.time_zone"
+        elif engine.postgresql:
+            change = "SELECT pg_advisory_lock(4244)"
+            read = (
+                "SELECT count(*) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        else:
+            change, read = "PRAGMA cache_size = 99", "PRAGMA cache_size"
+        seen: list[t.Any] = []
+
+        def create_app(cls: type) -> Flask:
+            return make_app(engine)
+
+        class First(TransactionalTestCase):
+            reuse_app = True
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                seen.append(db.session.execute(sa.text(read)).all())
+                db.session.execute(sa.text(change))
+
+            def test_a(self) -> None:
+                seen.append(db.session.execute(sa.text(read)).all())
+
+        class Second(TransactionalTestCase):
+            reuse_app = True
+
+            def test_a(self) -> None:
+                seen.append(db.session.execute(sa.text(read)).all())
+
+        First.create_app = classmethod(create_app)  # type: ignore[attr-defined]
+        Second.create_app = classmethod(create_app)  # type: ignore[attr-defined]
+        for case in (First, Second):
+            result = run_case(case)
+            self.assertEqual(result.problems(), "")
+        before, during, after = seen
+        self.assertNotEqual(during, before)
+        self.assertEqual(after, before)
+
     def test_mysql_use_of_another_database_is_refused(self) -> None:
         if not self.engine.mysql:
             self.skipTest("MySQL's USE")
@@ -556,7 +657,7 @@ class SessionSettings(_Mixin):
                 return make_app(engine)
 
             def test_1_use(self) -> None:
-                db.session.execute(sa.text(f"USE {configured}"))
+                db.session.execute(sa.text(f"USE /* hidden */ {configured}"))
 
             def test_2_still_on_the_test_database(self) -> None:
                 name = db.session.execute(sa.text("SELECT DATABASE()")).scalar()
@@ -566,6 +667,7 @@ class SessionSettings(_Mixin):
         ((test, trace),) = result.errors
         self.assertTrue(test.id().endswith("test_1_use"))
         self.assertIn(f"flask_dbcase refused 'USE {configured}'", trace)
+        self.assertIn("stays on its test database", trace)
         self.assertEqual(result.failures, [])
 
     def test_sqlite_pragma(self) -> None:
