@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import typing as t
@@ -298,9 +299,44 @@ def _rebuild(metadata: sa.MetaData, engine: sa.Engine) -> bool:
 
 def _drop_everything(bind: sa.Engine | sa.Connection) -> None:
     """Drop every table of a test database, whatever built it."""
+    if bind.dialect.name == "postgresql":
+        # In one statement, with what depends on them (inheriting tables,
+        # partitions, foreign keys from other schemas), then the types left.
+        with _connection(bind) as connection:
+            names = sa.inspect(connection).get_table_names()
+            if names:
+                quote = connection.dialect.identifier_preparer.quote
+                listed = ", ".join(quote(name) for name in names)
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {listed} CASCADE")
+            for statement in connection.exec_driver_sql(_PG_TYPES).scalars().all():
+                connection.exec_driver_sql(statement)
+        return
     metadata = sa.MetaData()
     metadata.reflect(bind)
     metadata.drop_all(bind)
+
+
+#: The types of the default schema that no table's row is, and no extension's.
+_PG_TYPES = """
+    SELECT 'DROP ' || CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END
+        || ' IF EXISTS ' || t.oid::regtype::text || ' CASCADE'
+    FROM pg_type t
+    WHERE t.typnamespace = (SELECT oid FROM pg_namespace
+                            WHERE nspname = current_schema())
+        AND (t.typtype IN ('e', 'd', 'r', 'm') OR (t.typtype = 'c' AND EXISTS (
+            SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid
+                        AND d.deptype = 'e')"""
+
+
+@contextlib.contextmanager
+def _connection(bind: sa.Engine | sa.Connection) -> t.Iterator[sa.Connection]:
+    """A connection of ``bind`` whose work is committed at the end."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.begin() as connection:
+        yield connection
 
 
 #: Per dialect, a query listing the statements that drop what a test database
@@ -333,7 +369,10 @@ _OTHER_OBJECTS = {
         WHERE table_schema = DATABASE() AND table_type = 'SEQUENCE'
         UNION ALL
         SELECT CONCAT('DROP ', routine_type, ' IF EXISTS `', routine_name, '`')
-        FROM information_schema.routines WHERE routine_schema = DATABASE()""",
+        FROM information_schema.routines WHERE routine_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT('DROP EVENT IF EXISTS `', event_name, '`')
+        FROM information_schema.events WHERE event_schema = DATABASE()""",
     "sqlite": "SELECT 'DROP VIEW IF EXISTS \"' || name || '\"' FROM sqlite_master"
     " WHERE type = 'view'",
 }
@@ -454,16 +493,31 @@ def empty_all(
 #: their columns, indexes, constraints and triggers, one line each.
 _SHAPES = {
     "postgresql": """
-        SELECT c.relkind::text || ' ' || c.oid::regclass::text || ' ' || coalesce(
-            string_agg(a.attname::text || ' ' || format_type(a.atttypid, a.atttypmod)
-                || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+        SELECT c.relkind::text || c.relpersistence::text
+            || c.relrowsecurity::text || ' ' || c.oid::regclass::text || ' '
+            || coalesce(string_agg(a.attname::text || ' '
+                || format_type(a.atttypid, a.atttypmod)
+                || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''),
                 ', ' ORDER BY a.attnum), '')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attribute a
             ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
             AND n.nspname !~ '^pg_(toast|temp)'
-        GROUP BY c.oid, c.relkind
+        GROUP BY c.oid, c.relkind, c.relpersistence, c.relrowsecurity
+        UNION ALL
+        SELECT 'rule ' || schemaname || '.' || tablename || ' ' || definition
+        FROM pg_rules
+        WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+        UNION ALL
+        SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname !~ '^pg_(toast|temp)' AND t.typtype IN ('e', 'd', 'r', 'm')
+        UNION ALL
+        SELECT 'extension ' || extname FROM pg_extension
         UNION ALL
         SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname::text || ' '
             || pg_get_constraintdef(oid)
@@ -476,9 +530,16 @@ _SHAPES = {
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')""",
     "mysql": """
+        SELECT CONCAT_WS(' ', 'table', table_name, table_type, engine,
+            table_collation)
+        FROM information_schema.tables WHERE table_schema = DATABASE()
+        UNION ALL
         SELECT CONCAT_WS(' ', 'column', table_name, column_name, column_type,
-            is_nullable, column_default, extra)
+            is_nullable, column_default, extra, collation_name)
         FROM information_schema.columns WHERE table_schema = DATABASE()
+        UNION ALL
+        SELECT CONCAT_WS(' ', 'event', event_name)
+        FROM information_schema.events WHERE event_schema = DATABASE()
         UNION ALL
         SELECT CONCAT_WS(' ', 'index', table_name, index_name, non_unique,
             seq_in_index, column_name)

@@ -549,7 +549,8 @@ class ShopTests(_Mixin):
         )
         # The third process found the template built for the other columns, built
         # it again, and its own copy then had the right tables straight away.
-        self.assertIn([template, "DROP TABLE author"], results[2]["ddl_in"])
+        # ("DROP TABLE IF EXISTS author CASCADE": what depends on them goes too.)
+        self.assertIn([template, "DROP TABLE IF"], results[2]["ddl_in"])
         self.assertIn([template, "CREATE TABLE author"], results[2]["ddl_in"])
         self.assertEqual({d for d, _ in results[2]["ddl_in"]}, {template})
         self.assertFalse(self.database_exists(template))

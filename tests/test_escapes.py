@@ -315,6 +315,45 @@ class EndedTransaction(_Mixin):
 
         self.check(escape, rebuilt=False)
 
+    def test_schema_changes_a_hostile_probe_found(self) -> None:
+        if self.engine.postgresql:
+            # After a COMMIT in such a string, psycopg's statements commit
+            # one by one.
+            statements = [
+                "COMMIT; CREATE TABLE dbcase_child (extra int) INHERITS (author);"
+                " CREATE RULE dbcase_rule AS ON INSERT TO mirror DO INSTEAD NOTHING;"
+                " CREATE TYPE dbcase_mood AS ENUM ('calm');"
+                " ALTER TABLE mirror ALTER COLUMN text SET DEFAULT 'x'"
+            ]
+            left = (
+                "SELECT (SELECT count(*) FROM pg_rules WHERE rulename = 'dbcase_rule')"
+                " + (SELECT count(*) FROM pg_type WHERE typname = 'dbcase_mood')"
+                " + (SELECT count(*) FROM pg_class WHERE relname = 'dbcase_child')"
+                " + (SELECT count(*) FROM pg_attrdef d JOIN pg_attribute a"
+                "    ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
+                "    WHERE d.adrelid = 'mirror'::regclass AND a.attname = 'text')"
+            )
+        elif self.engine.mysql:
+            # A table that ignores transactions would keep the reloaded rows.
+            statements = ["ALTER TABLE mirror ENGINE = MyISAM"]
+            left = (
+                "SELECT COUNT(*) FROM information_schema.tables"
+                " WHERE table_schema = DATABASE() AND table_name = 'mirror'"
+                " AND engine <> 'InnoDB'"
+            )
+        else:
+            self.skipTest("DDL commits on MySQL; psycopg runs several statements")
+
+        def escape(case: t.Any) -> None:
+            for statement in statements:
+                db.session.connection().exec_driver_sql(statement)
+
+        self.check(escape, rebuilt=True)
+        observer = sa.create_engine(self.engine.test_url, poolclass=sa.pool.NullPool)
+        self.addCleanup(observer.dispose)
+        with observer.connect() as connection:
+            self.assertEqual(connection.exec_driver_sql(left).scalar(), 0)
+
     def test_ended_twice(self) -> None:
         if not self.engine.postgresql:
             self.skipTest("psycopg runs several statements given as one string")
