@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.schema import CreateTable
 
+from .backends import TestDatabaseError
 from .database import databases
 from .database import same_database_key
 from .database import Target
@@ -414,9 +415,18 @@ def empty_tables(
     if not tables:
         return
     mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
+    expected = _test_database(engine)
+    if expected is not None:
+        probe = _on_database(metadata, probe)
     with engine.begin() as connection:
+        if expected is not None:  # named, wherever the connection is
+            connection = connection.execution_options(
+                schema_translate_map={None: expected}
+            )
         for _ in range(_ROUNDS if until_empty else 1):
-            found = connection.execute(probe).one()
+            found: t.Sequence[t.Any] = connection.execute(probe).one()
+            if expected is not None:
+                found = _check_database(connection, found, expected)
             filled = [table for table, rows in zip(tables, found, strict=True) if rows]
             if not filled:
                 return
@@ -445,8 +455,17 @@ def rows_left(metadata: sa.MetaData, engine: sa.Engine) -> dict[str, int]:
     tables, probe = _probe(metadata)
     if not tables:
         return {}
+    expected = _test_database(engine)
+    if expected is not None:
+        probe = _on_database(metadata, probe)
     with engine.connect() as connection:
-        found = connection.execute(probe).one()
+        if expected is not None:  # named, wherever the connection is
+            connection = connection.execution_options(
+                schema_translate_map={None: expected}
+            )
+        found: t.Sequence[t.Any] = connection.execute(probe).one()
+        if expected is not None:
+            found = _check_database(connection, found, expected)
         return {
             table.name: int(
                 connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
@@ -474,6 +493,47 @@ def _probe(metadata: sa.MetaData) -> tuple[list[sa.Table], t.Any]:
         )
         found = _probes[metadata] = (tables, probe)
     return found
+
+
+def _test_database(engine: sa.Engine) -> str | None:
+    """On MySQL, the test database ``engine`` must be on; else ``None``.
+
+    A ``USE`` in application code moves a pooled connection to another
+    database, where the probe's deletes would follow it.
+    """
+    if engine.url.get_backend_name() not in ("mysql", "mariadb"):
+        return None
+    switch = databases.switches.get(engine)
+    # None for an engine with a creator: the server says where it lands.
+    return switch.target.name if switch is not None else None
+
+
+_on_databases: weakref.WeakKeyDictionary[sa.MetaData, t.Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _on_database(metadata: sa.MetaData, probe: t.Any) -> t.Any:
+    """``probe`` that also says which database the connection is on."""
+    found = _on_databases.get(metadata)
+    if found is None or found[0] is not probe:
+        found = _on_databases[metadata] = (probe, probe.add_columns(sa.func.database()))
+    return found[1]
+
+
+def _check_database(
+    connection: sa.Connection, found: t.Any, expected: str
+) -> tuple[t.Any, ...]:
+    *rows, database = found
+    if database != expected:
+        connection.invalidate()
+        raise TestDatabaseError(
+            f"flask_dbcase refused to empty or count the tables of {database!r}:"
+            f" a connection of the test database {expected!r} was moved there"
+            " (a USE in the code under test). Nothing was deleted. Give code that"
+            " needs another database a bind of its own (SQLALCHEMY_BINDS)."
+        )
+    return tuple(rows)
 
 
 def empty_all(

@@ -204,6 +204,36 @@ class Safety(_Mixin):
             self.assertIn(part, message)
         return message
 
+    def test_mysql_use_cannot_make_the_library_empty_another_database(self) -> None:
+        # DatabaseTestCase has no statement wrapper: a USE moves a pooled
+        # connection, which the emptying after the test would reuse.
+        if not self.engine.mysql:
+            self.skipTest("MySQL's USE")
+        real = self.real()
+        with real.connect() as connection, connection.begin():
+            # Every table of the models there too: nothing fails on the way.
+            connection.exec_driver_sql("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
+        before = real.snapshot()
+
+        class UseTests(DatabaseTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(real.uri)
+
+            def test_use(self) -> None:
+                db.session.add(Entry(id=2, text="in the test database"))
+                db.session.commit()
+                db.session.execute(sa.text(f"USE {real.name}"))
+                db.session.commit()
+
+        result = self.run_class(UseTests)
+        self.assert_one_error(
+            result,
+            f"flask_dbcase refused to empty or count the tables of {real.name!r}",
+            "Nothing was deleted",
+        )
+        self.assertEqual(real.snapshot(), before)
+
     # 1. A creator in the engine options.
 
     def test_creator_is_refused_before_anything_runs(self) -> None:
