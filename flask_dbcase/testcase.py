@@ -594,8 +594,8 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
         raise RuntimeError(
             f"'{name}.create_app' failed because the database driver"
             f" {error.name!r} is not installed. Install it in the environment that"
-            f" runs the tests (for example 'pip install {error.name}'), or change"
-            " the database URL."
+            f" runs the tests ({_install_hint(error.name or '')}), or change the"
+            " database URL."
         ) from error
     if app is None:
         raise TypeError(
@@ -608,6 +608,20 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
             " application. Return the app itself, not a client or an extension."
         )
     return app
+
+
+#: Drivers whose package is not named as their module, and the extras that
+#: install the ones flask_dbcase is tested with.
+_DRIVER_PACKAGES = {
+    "MySQLdb": "pip install mysqlclient",
+    "pymysql": "pip install 'flask-dbcase[mysql]'",
+    "psycopg": "pip install 'flask-dbcase[postgresql]'",
+    "psycopg2": "pip install psycopg2-binary",
+}
+
+
+def _install_hint(module: str) -> str:
+    return "for example: " + _DRIVER_PACKAGES.get(module, f"pip install {module}")
 
 
 def _raised_by_sqlalchemy(error: ImportError) -> bool:

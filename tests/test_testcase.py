@@ -168,9 +168,18 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         error = self.only_error(DriverTests)
         self.assertIn(
             "'DriverTests.create_app' failed because the database driver 'pg8000'"
-            " is not installed.",
+            " is not installed. Install it in the environment that runs the tests"
+            " (for example: pip install pg8000)",
             error,
         )
+
+    def test_driver_hints_name_the_package(self) -> None:
+        from flask_dbcase.testcase import _install_hint
+
+        hint = _install_hint("MySQLdb")
+        self.assertEqual(hint, "for example: pip install mysqlclient")
+        hint = _install_hint("pymysql")
+        self.assertEqual(hint, "for example: pip install 'flask-dbcase[mysql]'")
 
     def test_unrelated_import_error_is_left_alone(self) -> None:
         class ImportTests(TransactionalTestCase):
