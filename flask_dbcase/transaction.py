@@ -303,7 +303,8 @@ class SharedConnection:
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         state = self._savepoints
-        _check_banned()
+        if _banned:
+            _refuse_banned()
         if state.base is None and not self._autocommit:
             state.run(f"SAVEPOINT {APP_SAVEPOINT}")
             state.base = APP_SAVEPOINT
@@ -444,14 +445,13 @@ class _Cursor:
             text = text.decode(errors="replace")
         database = None
         if isinstance(text, str):
-            if "/*" in text or "--" in text or "#" in text:
-                text = _without_comments(text)
-            head = text.lstrip()[:8].upper()
+            text, head = _readable(text)
             if head.startswith(_CONTROL_HEADS) and self._shared.control(text):
                 self._skipped = True
                 return self
             database = state.session.before(text, head)
-        _check_banned()
+        if _banned:
+            _refuse_banned()
         found = self._cursor.execute(statement, *args, **kwargs)
         state.check_ended()
         if database is not None:
@@ -468,11 +468,9 @@ class _Cursor:
         state = self._shared._savepoints
         database = None
         if isinstance(statement, str):
-            text = statement
-            if "/*" in text or "--" in text or "#" in text:
-                text = _without_comments(text)
-            database = state.session.before(text, text.lstrip()[:8].upper())
-        _check_banned()
+            database = state.session.before(*_readable(statement))
+        if _banned:
+            _refuse_banned()
         found = self._cursor.executemany(statement, *args, **kwargs)
         state.check_ended()
         if database is not None:
@@ -803,8 +801,15 @@ def _without_comments(text: str) -> str:
     return _COMMENT.sub(replace, text).strip()
 
 
-def _check_banned() -> None:
-    if _banned and threading.current_thread() in _banned:
+def _readable(text: str) -> tuple[str, str]:
+    """``text`` without comments, and its head upper-cased, for reading it."""
+    if "/*" in text or "--" in text or "#" in text:
+        text = _without_comments(text)
+    return text, text.lstrip()[:8].upper()
+
+
+def _refuse_banned() -> None:
+    if threading.current_thread() in _banned:
         raise RuntimeError(
             f"flask_dbcase refused a statement from thread"
             f" {threading.current_thread().name!r}: the test that started it"
@@ -815,5 +820,6 @@ def _check_banned() -> None:
 
 #: Threads whose statements are refused: a test that started them ended while
 #: they ran. For the process: with ``reuse_app``, the next class's
-#: transaction is another.
-_banned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+#: transaction is another. A plain set: read before every statement, and
+#: only threads that ran too long are ever in it.
+_banned: set[threading.Thread] = set()
