@@ -17,6 +17,12 @@ import unittest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from . import urls
+
+# A failure points at the test's line: unittest, and pytest, leave the frames of
+# modules that set this out of its traceback.
+__unittest = True
+
 if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
@@ -91,9 +97,8 @@ class CapturedCommits(list[Commit]):
         """
         if not self:
             return "No commit."
-        return "\n".join(
-            f"{i}. bind {c.bind!r}, from {c.caller}" for i, c in enumerate(self, 1)
-        )
+        lines = (f"{urls.describe_bind(c.bind)}, from {c.caller}" for c in self)
+        return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
 
 
 _LIBRARIES = tuple(
@@ -172,10 +177,9 @@ class DatabaseAssertions(_TestCase):
             for engine, record in listeners:
                 event.remove(engine, "before_cursor_execute", record)
 
-    @contextlib.contextmanager
     def assertNumQueries(
         self, number: int, *, bind: str | types.EllipsisType | None = ...
-    ) -> t.Iterator[CapturedQueries]:
+    ) -> t.ContextManager[CapturedQueries]:
         """Fail unless the block sends exactly ``number`` statements.
 
         Statements on every bind count, unless ``bind`` names one. The failure
@@ -184,27 +188,30 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        with self.captureQueries() as queries:
-            yield queries
-        found = _on_bind(queries, bind)
-        if len(found) != number:
-            self.fail(_queries_message(found, f"exactly {number}", bind))
 
-    @contextlib.contextmanager
+        def check(queries: CapturedQueries) -> None:
+            found = _on_bind(queries, bind)
+            if len(found) != number:
+                self.fail(_queries_message(found, f"exactly {number}", bind))
+
+        return _Checked(self.captureQueries(), check)
+
     def assertMaxQueries(
         self, number: int, *, bind: str | types.EllipsisType | None = ...
-    ) -> t.Iterator[CapturedQueries]:
+    ) -> t.ContextManager[CapturedQueries]:
         """Fail if the block sends more than ``number`` statements.
 
         Like :meth:`assertNumQueries`, for a limit rather than an exact count.
 
         .. versionadded:: 0.1
         """
-        with self.captureQueries() as queries:
-            yield queries
-        found = _on_bind(queries, bind)
-        if len(found) > number:
-            self.fail(_queries_message(found, f"at most {number}", bind))
+
+        def check(queries: CapturedQueries) -> None:
+            found = _on_bind(queries, bind)
+            if len(found) > number:
+                self.fail(_queries_message(found, f"at most {number}", bind))
+
+        return _Checked(self.captureQueries(), check)
 
     # -- commits --------------------------------------------------------------
 
@@ -237,28 +244,32 @@ class DatabaseAssertions(_TestCase):
             for engine, name, listener in listeners:
                 event.remove(engine, name, listener)
 
-    @contextlib.contextmanager
-    def assertCommits(self, number: int | None = None) -> t.Iterator[CapturedCommits]:
+    def assertCommits(
+        self, number: int | None = None
+    ) -> t.ContextManager[CapturedCommits]:
         """Fail unless the block commits: ``number`` times, or at least once.
 
         ``assertCommits(0)`` fails if the block commits at all, and names where.
 
         .. versionadded:: 0.1
         """
-        with self.captureCommits() as commits:
-            yield commits
-        if number is None and not commits:
-            rolled = f" (it rolled back {commits.rollbacks} time(s))"
-            self.fail(
-                "The code did not commit"
-                + (rolled if commits.rollbacks else "")
-                + ". A view or function that saves must call db.session.commit()."
-            )
-        if number is not None and len(commits) != number:
-            self.fail(
-                f"The code committed {len(commits)} time(s), expected {number}:\n"
-                + commits.listing()
-            )
+
+        def check(commits: CapturedCommits) -> None:
+            if number is None and not commits:
+                rolled = f" (it rolled back {commits.rollbacks} time(s))"
+                self.fail(
+                    "The code did not commit"
+                    + (rolled if commits.rollbacks else "")
+                    + ". A view or function that saves must call"
+                    " db.session.commit()."
+                )
+            if number is not None and len(commits) != number:
+                self.fail(
+                    f"The code committed {len(commits)} time(s), expected {number}:\n"
+                    + commits.listing()
+                )
+
+        return _Checked(self.captureCommits(), check)
 
     # -- rows -----------------------------------------------------------------
 
@@ -361,9 +372,7 @@ class DatabaseAssertions(_TestCase):
             return sum(row.get(key) == value for key, value in keys.items())
 
         ranked = sorted(rows, key=score, reverse=True)[:3]
-        lines = [
-            f"  {_shown(row)} ({score(row)} of {len(keys)} match)" for row in ranked
-        ]
+        lines = [f"  {_shown(row)}: {_agreement(row, keys)}" for row in ranked]
         return f"\nClosest of its {len(rows)} row(s):\n" + "\n".join(lines)
 
     def _pending_hint(self) -> str:
@@ -388,6 +397,28 @@ class DatabaseAssertions(_TestCase):
         return hint
 
 
+_T = t.TypeVar("_T")
+
+
+class _Checked(t.Generic[_T]):
+    """Capture while a block runs, then check what was captured if it ended
+    without an error. The check runs in this module, whose frames unittest
+    leaves out, so that a failure's traceback ends at the test's ``with``."""
+
+    def __init__(self, capture: t.ContextManager[_T], check: t.Callable[[_T], None]):
+        self._capture = capture
+        self._check = check
+
+    def __enter__(self) -> _T:
+        self._captured = self._capture.__enter__()
+        return self._captured
+
+    def __exit__(self, *error: t.Any) -> None:
+        self._capture.__exit__(*error)
+        if error[0] is None:
+            self._check(self._captured)
+
+
 def _on_bind(
     queries: CapturedQueries, bind: str | types.EllipsisType | None
 ) -> CapturedQueries:
@@ -399,7 +430,7 @@ def _on_bind(
 def _queries_message(
     found: CapturedQueries, expected: str, bind: str | types.EllipsisType | None
 ) -> str:
-    where = "" if bind is ... else f" on bind {bind!r}"
+    where = "" if bind is ... else f" on {urls.describe_bind(bind)}"
     return (
         f"{len(found)} statement(s) sent{where}, expected {expected}:\n"
         + found.listing()
@@ -428,6 +459,26 @@ def _column(model: t.Any, table: sa.Table, name: str) -> t.Any:
         return table.c[name]
     known = ", ".join(sorted(table.c.keys()))
     raise TypeError(f"{table.name!r} has no column {name!r}. Its columns: {known}.")
+
+
+def _agreement(row: dict[str, t.Any], wanted: dict[str, t.Any]) -> str:
+    """Say in words which of the wanted values a row has: ``title matches,
+    author_id differs``."""
+    same = [key for key, value in wanted.items() if row.get(key) == value]
+    other = [key for key in wanted if key not in same]
+    parts = [
+        f"{_listed(keys)} {verb if len(keys) == 1 else plural}"
+        for keys, verb, plural in (
+            (same, "matches", "match"),
+            (other, "differs", "differ"),
+        )
+        if keys
+    ]
+    return ", ".join(parts)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _shown(values: t.Mapping[str, t.Any]) -> str:

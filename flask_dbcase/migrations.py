@@ -10,6 +10,8 @@ import typing as t
 
 import sqlalchemy as sa
 
+from .urls import describe_bind
+
 if t.TYPE_CHECKING:
     from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
@@ -91,7 +93,7 @@ def differences(db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> list[st
 
 
 def _describe(key: str | None, diff: t.Any) -> str:
-    where = "" if key is None else f" (bind {key!r})"
+    where = "" if key is None else f" ({describe_bind(key)})"
     if isinstance(diff, list):  # column changes come as a list of modifications
         return "; ".join(_describe(key, item) for item in diff)
     operation, *rest = diff

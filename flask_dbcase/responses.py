@@ -12,6 +12,10 @@ import jinja2
 from flask import message_flashed
 from flask import template_rendered
 
+# A failure points at the test's line: unittest, and pytest, leave the frames of
+# modules that set this out of its traceback.
+__unittest = True
+
 if t.TYPE_CHECKING:
     from flask import Flask
     from werkzeug.test import TestResponse

@@ -45,6 +45,7 @@ from .transaction import ConnectionLostError
 from .transaction import ImplicitCommitError
 from .transaction import lock_waits
 from .transaction import TestTransaction
+from .urls import describe_bind
 from .urls import describe_url
 from .urls import is_memory_sqlite
 
@@ -602,12 +603,22 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
             f"'{name}.create_app' returned None. Return the Flask application"
             " (did you forget 'return app'?)."
         )
+    if callable(app) and not isinstance(app, Flask):
+        raise TypeError(
+            f"'{name}.create_app' returned the function {_function_name(app)!r}, not a"
+            " Flask application: did you forget to call it? Return"
+            f" '{_function_name(app)}()'."
+        )
     if not isinstance(app, Flask):
         raise TypeError(
             f"'{name}.create_app' returned {type(app).__name__!r}, not a Flask"
             " application. Return the app itself, not a client or an extension."
         )
     return app
+
+
+def _function_name(function: t.Any) -> str:
+    return str(getattr(function, "__name__", None) or type(function).__name__)
 
 
 #: Drivers whose package is not named as their module, and the extras that
@@ -676,7 +687,7 @@ def _use_test_databases(
     migrated = _migrations_setting(cls, app)
     urls: dict[str | None, sa.URL] = {}
     for key, engine in state.engines.items():
-        owner = f"{_name(cls)!r} (bind {key!r})"
+        owner = f"{_name(cls)!r} ({describe_bind(key)})"
         if key in db.metadatas:
             database.check_schemas(engine, db.metadatas[key], owner)
         metadata = None if migrated else db.metadatas.get(key)

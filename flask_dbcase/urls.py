@@ -1,4 +1,4 @@
-"""Database URLs in messages, with their secrets hidden."""
+"""Databases in messages: URLs with their secrets hidden, binds by name."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def describe_url(url: sa.URL) -> str:
     }
     text = url.set(query=query).render_as_string(hide_password=True)
     return repr(text.replace(_HIDDEN, "***"))
+
+
+def describe_bind(key: str | None) -> str:
+    """Name a Flask-SQLAlchemy bind for a message: ``the default database`` for
+    the bind without a key, ``bind 'key'`` for the others."""
+    return "the default database" if key is None else f"bind {key!r}"
 
 
 def redact(text: str, *urls: sa.URL) -> str:

@@ -108,11 +108,13 @@ class BackendTests(_Mixin):
 class UnsupportedTests(unittest.TestCase):
     def test_unknown_backend(self) -> None:
         with self.assertRaises(TestDatabaseError) as caught:
-            backend_class(sa.make_url("oracle://u@h/db"), "'ShopTests' (bind None)")
+            backend_class(
+                sa.make_url("oracle://u@h/db"), "'ShopTests' (the default database)"
+            )
         self.assertEqual(
             str(caught.exception),
-            "'ShopTests' (bind None) uses 'oracle', which flask_dbcase does not"
-            " support. It runs tests on mysql, postgresql, sqlite.",
+            "'ShopTests' (the default database) uses 'oracle', which flask_dbcase"
+            " does not support. It runs tests on mysql, postgresql, sqlite.",
         )
 
     def test_unknown_driver_is_not_identified(self) -> None:

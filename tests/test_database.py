@@ -215,8 +215,8 @@ class GuardTests(unittest.TestCase):
                 pass
 
         self.assertIn(
-            f"'UnreachableTests' (bind None) cannot connect to '{url}': unable to"
-            " open database file. Check that the server is running",
+            f"'UnreachableTests' (the default database) cannot connect to '{url}':"
+            " unable to open database file. Check that the server is running",
             only_error(UnreachableTests),
         )
 
@@ -233,7 +233,7 @@ class GuardTests(unittest.TestCase):
 
         error = only_error(ServerTests)
         self.assertIn(
-            "'ServerTests' (bind None) cannot connect to"
+            "'ServerTests' (the default database) cannot connect to"
             " 'postgresql+psycopg://postgres:***@127.0.0.1:1/postgres' to prepare its"
             " test database",
             error,
@@ -267,7 +267,7 @@ class PermissionTests(unittest.TestCase):
         self.assertEqual(len(result.errors), 1, result.problems())
         error = result.errors[0][1]
         self.assertIn(
-            "'LimitedTests' (bind None) needs the test database"
+            "'LimitedTests' (the default database) needs the test database"
             " 'test_dbcase_limited_shop' on",
             error,
         )

@@ -8,9 +8,26 @@ import os
 import re
 import sys
 import types
+import typing as t
 import unittest
+from unittest import mock
 
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import Book
+from .support import db
+from .support import ENGINES
+from .support import make_app
+from .support import only_error
 from .support import run_case
+
+MEMORY = ENGINES[0]
+SERVERS = [engine for engine in ENGINES if engine.postgresql]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -152,3 +169,95 @@ class VersionAddedTests(unittest.TestCase):
                     if "versionadded" not in (member.__doc__ or ""):
                         missing.append(f"{module.__name__}: {label}")
         self.assertEqual(missing, [])
+
+
+def documented(message: str) -> bool:
+    """Tell whether a heading of the errors page matches ``message``: its text
+    verbatim, where ``...`` stands for anything."""
+    with open(os.path.join(ROOT, "docs", "errors.rst")) as f:
+        headings = re.findall(r"^``(.+)``$", f.read(), flags=re.M)
+    message = " ".join(message.split())
+    for heading in headings:
+        heading = re.sub(r"^\w+Error: ", "", heading)
+        pattern = ".*?".join(re.escape(part) for part in heading.split("..."))
+        if re.search(pattern, message, flags=re.S):
+            return True
+    return False
+
+
+class ErrorsPageTests(unittest.TestCase):
+    """The messages a newcomer meets first are on the errors page, verbatim."""
+
+    def assertDocumented(self, message: str) -> None:
+        self.assertTrue(documented(message), f"not on docs/errors.rst:\n{message}")
+
+    def only_error(self, create_app: t.Callable[..., t.Any]) -> str:
+        """Run a class named as on the errors page, with this app factory."""
+        body = {"create_app": staticmethod(create_app), "test_a": lambda self: None}
+        return only_error(type("OrderTests", (TransactionalTestCase,), body))
+
+    def test_a_heading_does_not_match_another_message(self) -> None:
+        self.assertFalse(documented("'OrderTests.create_app' returned a string."))
+
+    def test_factory_not_called(self) -> None:
+        def create_app() -> Flask:
+            return Flask(__name__)
+
+        self.assertDocumented(self.only_error(lambda: create_app))
+
+    def test_driver_not_installed_names_the_extra(self) -> None:
+        def create_app() -> Flask:
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = "mysql+pymysql://u@localhost/shop"
+            SQLAlchemy(app)
+            return app
+
+        with mock.patch.dict(sys.modules, {"pymysql": None}):
+            message = self.only_error(create_app)
+        self.assertIn("pip install 'flask-dbcase[mysql]'", message)
+        self.assertDocumented(message)
+
+    def test_the_default_database_in_words(self) -> None:
+        message = self.only_error(
+            lambda: make_app(MEMORY, **{URI: "mysql+pymysql://u@h"})
+        )
+        self.assertIn("'OrderTests' (the default database) uses", message)
+        self.assertDocumented(message)
+
+    def test_closest_rows_in_words(self) -> None:
+        class OrderTests(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return make_app(MEMORY)
+
+            def test_a(self) -> None:
+                author = Author(name="Frank Herbert")
+                db.session.add(Book(title="Dune Messiah", author=author))
+                db.session.flush()
+                self.assertDatabaseHas(Book, title="Dune", author_id=author.id)
+
+        message = only_error(OrderTests)
+        self.assertIn("author_id matches, title differs", message)
+        self.assertDocumented(message)
+
+    @unittest.skipUnless(SERVERS and SERVERS[0].postgresql, "needs PostgreSQL")
+    def test_refused_create_is_one_line(self) -> None:
+        url = sa.make_url(str(SERVERS[0].url)).set(
+            username="dbcase_limited", database="shop"
+        )
+        observer = sa.create_engine(str(SERVERS[0].url))
+        with observer.begin() as connection:
+            connection.execute(sa.text(LIMITED_ROLE))
+        observer.dispose()
+        uri = url.render_as_string(hide_password=False)
+        message = self.only_error(lambda: make_app(MEMORY, **{URI: uri}))
+        self.assertDocumented(message)
+        # The message, and the one frame of setUpClass that raised it.
+        self.assertEqual(len(message.strip().splitlines()), 4, message)
+        self.assertNotIn("psycopg", message.split("TestDatabaseError")[0])
+
+
+URI = "SQLALCHEMY_DATABASE_URI"
+LIMITED_ROLE = (
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
+    " 'dbcase_limited') THEN CREATE ROLE dbcase_limited LOGIN; END IF; END $$"
+)

@@ -281,3 +281,20 @@ class RenderingIsBackAfterTheClass(unittest.TestCase):
         for case in (Silent, Loud):
             result = run_case(case)
             self.assertEqual(result.problems(), "")
+
+
+class FailureTraceback(unittest.TestCase):
+    def test_ends_at_the_tests_line(self) -> None:
+        from .support import only_error
+
+        class Failing(ClientTestCase):
+            create_app = staticmethod(shop_app)
+
+            def test_status(self) -> None:
+                self.assert404(self.client.get("/list"))
+
+        text = only_error(Failing)
+        self.assertIn("Expected status 404, got 200 OK for GET /list.", text)
+        last_frame = text.split("AssertionError")[0].strip().splitlines()[-2:]
+        self.assertIn(__file__, last_frame[0])
+        self.assertIn("self.assert404(", last_frame[1])

@@ -38,9 +38,9 @@ MODULE = textwrap.dedent(
             return app
 
         def test_1_commits_then_fails(self):
-            db.session.add(Item(name="x"))
-            db.session.commit()
-            self.fail("deliberately")
+            with self.assertCommits(0):
+                db.session.add(Item(name="x"))
+                db.session.commit()
 
         def test_2_sees_nothing(self):
             self.assertEqual(db.session.query(Item).count(), 0)
@@ -80,15 +80,25 @@ class RunnerTests(unittest.TestCase):
         self.assertIn("Ran 3 tests" if "unittest" in args else "passed", output)
         return output
 
+    def assert_failure_at_the_test(self, output: str) -> None:
+        """The failure points at the test's line: no frame of the library, nor
+        of contextlib, whose "with" block the assertion is."""
+        self.assertIn("The code committed 1 time(s), expected 0", output)
+        self.assertRegex(output, r"test_items.py\W+(line )?\d+")
+        self.assertNotIn(f"flask_dbcase{os.sep}", output)
+        self.assertNotIn("contextlib", output)
+
     def test_unittest(self) -> None:
         output = self.run_tests("unittest", "-v", "test_items")
         self.assertIn("FAILED (failures=1)", output)
         self.assertIn("test_2_sees_nothing (test_items.ItemTests", output)
         self.assertEqual(output.count(" ... ok"), 2, output)
+        self.assert_failure_at_the_test(output)
 
     def test_pytest(self) -> None:
         output = self.run_tests("pytest", "-p", "no:cacheprovider", "test_items.py")
         self.assertRegex(output, r"1 failed, 2 passed", output)
+        self.assert_failure_at_the_test(output)
 
     def test_pytest_k(self) -> None:
         args = ("pytest", "-p", "no:cacheprovider", "-k", "sees_nothing")

@@ -251,8 +251,8 @@ class Safety(_Mixin):
                 result = self.run_class(case)
                 message = self.assert_one_error(
                     result,
-                    "'CreatorTests' (bind None) should connect to a database named"
-                    " in FLASK_DBCASE_WIPE_DATABASES",
+                    "'CreatorTests' (the default database) should connect to a"
+                    " database named in FLASK_DBCASE_WIPE_DATABASES",
                     "SQLALCHEMY_ENGINE_OPTIONS['creator']",
                     f"connection is on {_described(self.engine, real)}",
                 )
@@ -388,7 +388,7 @@ class Safety(_Mixin):
             self.assertIn(
                 "flask_dbcase refused a connection to "
                 f"{_described(self.engine, real)}, which 'ModuleEngineTests'"
-                " (bind None) is configured with",
+                " (the default database) is configured with",
                 trace,
             )
         self.assertEqual(real.snapshot(), before)
@@ -529,7 +529,7 @@ class Safety(_Mixin):
 
         self.assert_one_error(
             self.run_class(QualifiedTests),
-            f"'QualifiedTests' (bind None): the models put tables in other"
+            f"'QualifiedTests' (the default database): the models put tables in other"
             f" databases ('{schema}.entry')",
             "Give each database a bind of its own",
         )
@@ -551,7 +551,7 @@ class Safety(_Mixin):
 
         self.assert_one_error(
             self.run_class(NoNameTests),
-            f"'NoNameTests' (bind None) uses {describe_url(url)[:-1]}",
+            f"'NoNameTests' (the default database) uses {describe_url(url)[:-1]}",
             "which names no database",
             "Name the database in the URL.",
         )

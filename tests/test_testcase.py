@@ -99,6 +99,22 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         self.assertIn("'NoneTests.create_app' returned None", error)
         self.assertIn("did you forget 'return app'?", error)
 
+    def test_returns_the_factory_itself(self) -> None:
+        class UncalledTests(TransactionalTestCase):
+            def create_app(self) -> t.Any:
+                return memory_app
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(UncalledTests)
+        self.assertIn(
+            "TypeError: 'UncalledTests.create_app' returned the function"
+            " 'memory_app', not a Flask application: did you forget to call it?"
+            " Return 'memory_app()'.",
+            error,
+        )
+
     def test_returns_something_else(self) -> None:
         class ClientTests(TransactionalTestCase):
             def create_app(self) -> t.Any:
