@@ -3,8 +3,10 @@ class from outside."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 import typing as t
 import unittest
@@ -157,6 +159,7 @@ def _server_engine(name: str) -> Engine:
 
 def _sqlite_file_engine() -> Engine:
     folder = tempfile.mkdtemp(prefix="dbcase-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return Engine(
         "sqlite_file",
         f"sqlite:///{folder}/test.db",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,7 @@ class GuardTests(unittest.TestCase):
     def test_refuses_connections_made_by_create_app(self) -> None:
         # In the temporary directory: no folder makes a test database.
         folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
         path = os.path.join(folder, "shop.db")
 
         class FactoryTests(TransactionalTestCase):
@@ -430,6 +432,7 @@ class ShopTests(_Mixin):
 
     def setUp(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="dbcase-shop-")
+        self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
         with open(os.path.join(self.folder, "shop_tests.py"), "w") as f:
             f.write(SHOP_MODULE)
         self.shop = self.make_shop()
@@ -683,6 +686,7 @@ class SqliteShopTests(unittest.TestCase):
 
     def setUp(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="dbcase-shop-")
+        self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
         for name in ("data", "tmp"):
             os.mkdir(os.path.join(self.folder, name))
         with open(os.path.join(self.folder, "shop_tests.py"), "w") as f:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 import typing as t
 import unittest
@@ -56,6 +57,7 @@ class MigrationTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         folder = tempfile.mkdtemp(prefix="dbcase-migrations-")
+        cls.addClassCleanup(shutil.rmtree, folder, ignore_errors=True)
         cls.directory = os.path.join(folder, "migrations")
         db, _ = make_db(extra=False)
         app = make_app(db, f"sqlite:///{folder}/generate.db", cls.directory)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,8 @@ import textwrap
 import unittest
 
 import sqlalchemy as sa
+
+from flask_dbcase.backends.sqlite import folder as sqlite_folder
 
 from .support import derived_url
 
@@ -56,12 +59,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class RunnerTests(unittest.TestCase):
     def setUp(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="dbcase-runner-")
+        self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
         self.url = f"sqlite:///{self.folder}/test.db"
         with open(os.path.join(self.folder, "test_items.py"), "w") as f:
             f.write(MODULE.format(url=self.url))
 
     def run_tests(self, *args: str, stdin: str = "") -> str:
         env = dict(os.environ, PYTHONPATH=ROOT)
+        before = set(os.listdir(sqlite_folder()))
         done = subprocess.run(
             [sys.executable, "-m", *args],
             cwd=self.folder,
@@ -77,6 +82,8 @@ class RunnerTests(unittest.TestCase):
         self.assertFalse(os.path.exists(f"{self.folder}/test.db"), output)
         derived = sa.make_url(derived_url(self.url)).database
         self.assertFalse(os.path.exists(str(derived)), output)
+        # Nor any other file of the run: its lock files go with it.
+        self.assertLessEqual(set(os.listdir(sqlite_folder())), before, output)
         self.assertIn("Ran 3 tests" if "unittest" in args else "passed", output)
         return output
 

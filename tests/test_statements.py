@@ -6,6 +6,7 @@ own included, so these counts are exact and deterministic.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
 import typing as t
@@ -178,6 +179,7 @@ class ConnectionCostTests(unittest.TestCase):
 
     def test_one_statement_per_new_connection(self) -> None:
         folder = tempfile.mkdtemp(prefix="dbcase-cost-")
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
         url = f"sqlite:///{folder}/shop.db"
         TracedConnection.log = log = []
 

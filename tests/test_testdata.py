@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import typing as t
 import unittest
@@ -76,6 +77,7 @@ class FixtureLoading(_Mixin):
 class FixtureErrors(unittest.TestCase):
     def setUp(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="dbcase-fixtures-")
+        self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
 
     def write(self, name: str, content: t.Any) -> None:
         with open(os.path.join(self.folder, name), "w") as f:
