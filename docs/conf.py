@@ -8,7 +8,7 @@ author = "The flask_dbcase developers"
 copyright = "2026, The flask_dbcase developers"
 release = __import__("flask_dbcase").__version__
 
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "sphinx_copybutton"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = True
@@ -20,5 +20,13 @@ _external = [
     r"_\w+",  # the private type aliases of SQLAlchemy's signatures
 ]
 nitpick_ignore_regex = [("py:.*", pattern) for pattern in _external]
-html_theme = "alabaster"
+html_theme = "furo"
+# Furo shows the title at the top of the sidebar: with the release, every page
+# says which version it documents.
+html_title = f"{project} {release}"
+# The copy button copies commands, not their prompts ("$ ", ">>> ", "... ") nor
+# the output printed after them.
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_exclude = ".linenos, .gp, .go"
 exclude_patterns = ["_build"]
