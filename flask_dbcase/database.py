@@ -518,7 +518,7 @@ def _check_connection(switch: Switch, owner: str) -> None:
         )
         raise TestDatabaseError(
             f"{owner} cannot connect to {describe_url(engine.url)}:"
-            f" {reason(error, engine.url, switch.original)}. Check that the server"
+            f" {reason(error, engine.url, switch.original)} Check that the server"
             " is running and that the URL's host, port and user are right." + hint
         ) from None
     target = switch.target
@@ -618,7 +618,7 @@ def _cannot_create(
     return (
         f"{owner} needs the test database {url.database!r} on"
         f" {describe_url(url.set(database=''))}, and cannot create it:"
-        f" {reason(error, url)}. Let {user!r} create databases"
+        f" {reason(error, url)} Let {user!r} create databases"
         f" ({server.grant(user)}), or create {url.database!r} yourself, give"
         f" {user!r} all rights on it, and name it in {ALLOW_ENV}."
     )

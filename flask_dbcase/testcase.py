@@ -598,6 +598,8 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
             f" runs the tests ({_install_hint(error.name or '')}), or change the"
             " database URL."
         ) from error
+    except sa.exc.NoSuchModuleError as error:
+        raise RuntimeError(_unknown_dialect(name, error)) from None
     if app is None:
         raise TypeError(
             f"'{name}.create_app' returned None. Return the Flask application"
@@ -615,6 +617,21 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
             " application. Return the app itself, not a client or an extension."
         )
     return app
+
+
+def _unknown_dialect(name: str, error: sa.exc.NoSuchModuleError) -> str:
+    scheme = str(error).rpartition(":")[2].replace(".", "+")
+    fix = (
+        "Write 'postgresql://' (or 'postgresql+psycopg://'): SQLAlchemy does not"
+        " accept the 'postgres://' that some hosts hand out."
+        if scheme == "postgres"
+        else "Check the URL's scheme, for example 'postgresql+psycopg://',"
+        " 'mysql+pymysql://' or 'sqlite:///'."
+    )
+    return (
+        f"'{name}.create_app' failed: SQLAlchemy knows no database {scheme!r}, which"
+        f" a database URL of the app names. {fix}"
+    )
 
 
 def _function_name(function: t.Any) -> str:

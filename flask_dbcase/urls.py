@@ -62,7 +62,10 @@ def is_memory_sqlite(url: sa.URL) -> bool:
 
 
 def reason(error: BaseException, *urls: sa.URL) -> str:
-    """The driver's words for ``error``, without the secrets of ``urls``."""
+    """The driver's words for ``error``, without the secrets of ``urls``: one
+    line, ending as a sentence does."""
     original: t.Any = getattr(error, "orig", None) or error
-    text = str(original).strip() or type(original).__name__
+    text = " ".join(str(original).split()) or type(original).__name__
+    if not text.endswith((".", "?", "!")):
+        text += "."
     return redact(text, *urls)

@@ -241,6 +241,9 @@ class GuardTests(unittest.TestCase):
             error,
         )
         self.assertNotIn(":pw@", error)
+        # The driver's words on one line, then the advice: no "?." between.
+        message = error.strip().splitlines()[-1]
+        self.assertRegex(message, r"connections\? Check that the server is running")
 
 
 class PermissionTests(unittest.TestCase):

@@ -217,6 +217,10 @@ class ErrorsPageTests(unittest.TestCase):
         self.assertIn("pip install 'flask-dbcase[mysql]'", message)
         self.assertDocumented(message)
 
+    def test_postgres_scheme(self) -> None:
+        uri = "postgres://u@localhost/shop"
+        self.assertDocumented(self.only_error(lambda: make_app(MEMORY, **{URI: uri})))
+
     def test_the_default_database_in_words(self) -> None:
         message = self.only_error(
             lambda: make_app(MEMORY, **{URI: "mysql+pymysql://u@h"})

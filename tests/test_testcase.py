@@ -189,6 +189,32 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
             error,
         )
 
+    def test_postgres_scheme(self) -> None:
+        for url, expected in [
+            ("postgres://u@localhost/shop", "SQLAlchemy knows no database 'postgres'"),
+            ("postgresql+pg9://u@localhost/shop", "'postgresql+pg9'"),
+        ]:
+            with self.subTest(url=url):
+
+                class SchemeTests(TransactionalTestCase):
+                    uri = url
+
+                    def create_app(self) -> Flask:
+                        app = Flask(__name__)
+                        app.config["SQLALCHEMY_DATABASE_URI"] = self.uri
+                        SQLAlchemy(app)
+                        return app
+
+                    def test_a(self) -> None:
+                        pass
+
+                error = self.only_error(SchemeTests)
+                self.assertIn(expected, error)
+                self.assertEqual(
+                    "postgres://" in url, "Write 'postgresql://'" in error, error
+                )
+                self.assertNotIn("NoSuchModuleError", error)
+
     def test_driver_hints_name_the_package(self) -> None:
         from flask_dbcase.testcase import _install_hint
 

@@ -168,7 +168,7 @@ class Backend:
             except sa.exc.DBAPIError as error:
                 raise TestDatabaseError(
                     f"{self.owner} cannot connect to {describe_url(self.url)} to"
-                    f" prepare its test database: {reason(error, self.url)}. Check"
+                    f" prepare its test database: {reason(error, self.url)} Check"
                     " that the server is running and that the URL's host, port and"
                     " user are right."
                 ) from None
