@@ -147,34 +147,80 @@ class _Savepoints:
         #: A savepoint was found gone: MySQL ended the transaction (DDL,
         #: TRUNCATE, LOCK TABLES), which the end of the test reports.
         self.ended = False
+        #: Statements that set the application's savepoint, sent with the next
+        #: statement that reaches the database: a transaction that sends none
+        #: needs none.
+        self.pending: tuple[str, ...] = ()
+        #: A committed transaction's savepoint is still set; the next one
+        #: releases it first. MySQL needs no release: a savepoint replaces the
+        #: one of the same name. Elsewhere they would nest ever deeper, which
+        #: slows every statement down.
+        self.kept = False
+        #: Whether the driver takes several statements in one call.
+        self.batches = family == "postgresql"
+        self._cursor: t.Any = None
 
     def run(self, sql: str) -> None:
-        cursor = self.dbapi.cursor()
-        try:
-            cursor.execute(sql)
-        finally:
-            cursor.close()
+        self.cursor().execute(sql)
+
+    def cursor(self) -> t.Any:
+        """The cursor for the library's own statements, kept: a new one for each
+        costs psycopg as much as a round trip."""
+        if self._cursor is None:
+            self._cursor = self.dbapi.cursor()
+        return self._cursor
 
     def query(self, sql: str, parameters: tuple[t.Any, ...] = ()) -> t.Any:
         """Run ``sql``; return its first row, ``None`` if it has no rows."""
-        cursor = self.dbapi.cursor()
-        try:
-            if parameters:
-                cursor.execute(sql, parameters)
-            else:
-                cursor.execute(sql)
-            return cursor.fetchone() if cursor.description else None
-        finally:
-            cursor.close()
+        cursor = self.cursor()
+        if parameters:
+            cursor.execute(sql, parameters)
+        else:
+            cursor.execute(sql)
+        return cursor.fetchone() if cursor.description else None
 
     def query_all(self, sql: str, parameters: tuple[t.Any, ...] = ()) -> t.Any:
         """Run ``sql``; return all its rows."""
-        cursor = self.dbapi.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        cursor = self.cursor()
+        cursor.execute(sql, parameters)
+        return cursor.fetchall()
+
+    def begin_app(self) -> None:
+        """Begin an application transaction: ask for its savepoint."""
+        release = (f"RELEASE SAVEPOINT {APP_SAVEPOINT}",) if self.kept else ()
+        self.pending = (*release, f"SAVEPOINT {APP_SAVEPOINT}")
+        self.kept = False
+        self.base = APP_SAVEPOINT
+
+    def send_pending(self) -> None:
+        """Send the savepoint statements the next statement needs: at once, where
+        the driver takes them in one call."""
+        pending, self.pending = self.pending, ()
+        if self.batches and len(pending) > 1:
+            pending = ("; ".join(pending),)
+        for sql in pending:
+            self.run_on_savepoint(sql)
+
+    def commit_app(self) -> None:
+        """The application committed: what it did is kept."""
+        if self.pending:  # nothing reached the database since it began
+            self.kept = len(self.pending) > 1
+            self.pending = ()
+        elif self.base == APP_SAVEPOINT and self.family != "mysql":
+            self.kept = True
+        self.base = None
+        self.dirty = False
+
+    def rollback_app(self) -> None:
+        """The application rolled back: undo what it did since it began."""
+        if self.pending:  # nothing reached the database since it began
+            self.kept = len(self.pending) > 1
+            self.pending = ()
+        else:
+            self.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {self.base}")
+        if self.ended:
+            self.base = None  # nothing to roll back to: the next begins anew
+        self.dirty = False
 
     def begin_tests(self) -> None:
         """Mark the state every test starts from and rolls back to."""
@@ -207,6 +253,8 @@ class _Savepoints:
         :meth:`TestTransaction.end_test`).
         """
         self.ended = True
+        self.pending = ()
+        self.kept = False
         if self.family == "postgresql":
             # The failed statement failed the transaction: what ran since the
             # ending goes. MySQL and SQLite go on with it.
@@ -262,6 +310,8 @@ class _Savepoints:
     def reset(self) -> None:
         self.base = TEST_SAVEPOINT
         self.dirty = False
+        self.pending = ()
+        self.kept = False
 
 
 #: Transaction control written as SQL: what it does to the application's
@@ -306,8 +356,7 @@ class SharedConnection:
         if _banned:
             _refuse_banned()
         if state.base is None and not self._autocommit:
-            state.run(f"SAVEPOINT {APP_SAVEPOINT}")
-            state.base = APP_SAVEPOINT
+            state.begin_app()
         state.dirty = True
         return _Cursor(self, self._dbapi.cursor(*args, **kwargs))
 
@@ -324,27 +373,21 @@ class SharedConnection:
         state = self._savepoints
         if not state.dirty or self._autocommit:
             return
-        if state.deferrable:
+        if state.deferrable and not state.pending:
             violated = state.check_deferred()
             if violated is not None:
                 # As a real COMMIT: refused, and the transaction rolled back.
                 state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
                 state.dirty = False
                 raise violated
-        if state.base == APP_SAVEPOINT:
-            state.run_on_savepoint(f"RELEASE SAVEPOINT {APP_SAVEPOINT}")
         # What was done is now kept; the next transaction needs its own savepoint.
-        state.base = None
-        state.dirty = False
+        state.commit_app()
 
     def rollback(self) -> None:
         state = self._savepoints
         if not state.dirty or state.closing or self._autocommit:
             return
-        state.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {state.base}")
-        if state.ended:
-            state.base = None  # nothing to roll back to: the next begins anew
-        state.dirty = False
+        state.rollback_app()
 
     def control(self, statement: str) -> bool:
         """Act on transaction control written as SQL; ``True`` if it was.
@@ -452,6 +495,8 @@ class _Cursor:
             database = state.session.before(text, head)
         if _banned:
             _refuse_banned()
+        if state.pending:
+            state.send_pending()
         found = self._cursor.execute(statement, *args, **kwargs)
         state.check_ended()
         if database is not None:
@@ -471,6 +516,8 @@ class _Cursor:
             database = state.session.before(*_readable(statement))
         if _banned:
             _refuse_banned()
+        if state.pending:
+            state.send_pending()
         found = self._cursor.executemany(statement, *args, **kwargs)
         state.check_ended()
         if database is not None:
