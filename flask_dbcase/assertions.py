@@ -140,6 +140,12 @@ class DatabaseAssertions(_TestCase):
         engines: dict[str | None, sa.Engine] = state.engines
         return engines
 
+    def _check_bind(self, bind: str | types.EllipsisType | None) -> None:
+        engines = self._engines()
+        if bind is not ... and bind not in engines:
+            known = ", ".join(urls.describe_bind(key) for key in engines)
+            raise ValueError(f"The app has no bind {bind!r}; it has {known}.")
+
     # -- statements ---------------------------------------------------------
 
     @contextlib.contextmanager
@@ -189,6 +195,8 @@ class DatabaseAssertions(_TestCase):
         .. versionadded:: 0.1
         """
 
+        self._check_bind(bind)
+
         def check(queries: CapturedQueries) -> None:
             found = _on_bind(queries, bind)
             if len(found) != number:
@@ -205,6 +213,8 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
+
+        self._check_bind(bind)
 
         def check(queries: CapturedQueries) -> None:
             found = _on_bind(queries, bind)
@@ -284,14 +294,14 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        table, where = self._row_filter(model, columns)
-        if self._count(table, where):
+        rows = self._row_filter(model, columns, msg)
+        if self._count(rows):
             return
         self.fail(
             self._formatMessage(
                 msg,
-                f"No row of {table.name!r} has {_shown(columns)}."
-                + self._closest(model, table, columns)
+                f"No row of {rows.table.name!r} has {_shown(columns)}."
+                + self._closest(rows)
                 + self._pending_hint(),
             )
         )
@@ -303,15 +313,15 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        table, where = self._row_filter(model, columns)
-        if not self._count(table, where):
+        rows = self._row_filter(model, columns, msg)
+        if not self._count(rows):
             return
-        rows = self._rows(table, where, limit=5)
+        found = self._execute(rows, sa.select(rows.table).where(*rows.where).limit(5))
         self.fail(
             self._formatMessage(
                 msg,
-                f"{table.name!r} has a row with {_shown(columns)}:\n"
-                + "\n".join(f"  {_shown(row)}" for row in rows),
+                f"{rows.table.name!r} has a row with {_shown(columns)}:\n"
+                + "\n".join(f"  {_shown(dict(row))}" for row in found.mappings()),
             )
         )
 
@@ -323,57 +333,81 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        table, where = self._row_filter(model, columns)
-        found = self._count(table, where)
+        rows = self._row_filter(model, columns, msg)
+        found = self._count(rows)
         if found == count:
             return
         which = f" with {_shown(columns)}" if columns else ""
         self.fail(
             self._formatMessage(
                 msg,
-                f"{table.name!r} has {found} row(s){which}, expected {count}."
+                f"{rows.table.name!r} has {found} row(s){which}, expected {count}."
                 + self._pending_hint(),
             )
         )
 
-    def _row_filter(
-        self, model: t.Any, columns: dict[str, t.Any]
-    ) -> tuple[sa.Table, list[t.Any]]:
-        self._engines()
+    def _row_filter(self, model: t.Any, columns: dict[str, t.Any], msg: t.Any) -> _Rows:
+        if msg is not None and not isinstance(msg, str):
+            raise TypeError(
+                f"The message must be a string, got {type(msg).__name__!r}. Give"
+                " the values as keywords: assertDatabaseHas(Book, title='Dune')."
+            )
+        engines = self._engines()
         table = _table_of(model)
-        where = []
+        key = table.metadata.info.get("bind_key")
+        if key not in engines:
+            raise TypeError(
+                f"{table.name!r} belongs to no database of the app (its bind key"
+                f" is {key!r}). Pass a model or table of the app's Flask-SQLAlchemy."
+            )
+        conditions = {}
         for name, value in columns.items():
             column = _column(model, table, name)
-            where.append(column.is_(None) if value is None else column == value)
-        return table, where
+            conditions[name] = column.is_(None) if value is None else column == value
+        return _Rows(table, engines[key], conditions)
 
-    def _execute(self, statement: t.Any) -> sa.Result[t.Any]:
-        # The database as it is: an assertion must not flush the session.
+    def _execute(self, rows: _Rows, statement: t.Any) -> sa.Result[t.Any]:
+        # The database as it is: an assertion must not flush the session. On
+        # the table's own bind, whatever the statement names.
         with self.db.session.no_autoflush:
-            return self.db.session.execute(statement)
+            return self.db.session.execute(
+                statement, bind_arguments={"bind": rows.engine}
+            )
 
-    def _count(self, table: sa.Table, where: list[t.Any]) -> int:
-        query = sa.select(sa.func.count()).select_from(table).where(*where)
-        return int(self._execute(query).scalar_one())
+    def _count(self, rows: _Rows) -> int:
+        query = sa.select(sa.func.count()).select_from(rows.table).where(*rows.where)
+        return int(self._execute(rows, query).scalar_one())
 
-    def _rows(
-        self, table: sa.Table, where: list[t.Any], limit: int | None
-    ) -> list[dict[str, t.Any]]:
-        query = sa.select(table).where(*where).limit(limit)
-        return [dict(row) for row in self._execute(query).mappings()]
-
-    def _closest(self, model: t.Any, table: sa.Table, columns: dict[str, t.Any]) -> str:
-        rows = self._rows(table, [], limit=1000)
-        if not rows:
+    def _closest(self, rows: _Rows) -> str:
+        """The rows that share the most of the values asked for, as the database
+        compares them (its collations, its conversions)."""
+        total = int(
+            self._execute(
+                rows, sa.select(sa.func.count()).select_from(rows.table)
+            ).scalar_one()
+        )
+        if not total:
             return " The table is empty."
-        keys = {_column(model, table, k).key: v for k, v in columns.items()}
-
-        def score(row: dict[str, t.Any]) -> int:
-            return sum(row.get(key) == value for key, value in keys.items())
-
-        ranked = sorted(rows, key=score, reverse=True)[:3]
-        lines = [f"  {_shown(row)}: {_agreement(row, keys)}" for row in ranked]
-        return f"\nClosest of its {len(rows)} row(s):\n" + "\n".join(lines)
+        if not rows.conditions:
+            return ""
+        flags = [
+            sa.case((condition, 1), else_=0).label(f"dbcase_match_{i}")
+            for i, condition in enumerate(rows.conditions.values())
+        ]
+        score = sum(flags[1:], flags[0])
+        query = sa.select(rows.table, *flags).order_by(score.desc()).limit(3)
+        lines = []
+        for found in self._execute(rows, query).mappings():
+            matched = [
+                name
+                for name, flag in zip(rows.conditions, flags, strict=True)
+                if found[flag.name]
+            ]
+            values = {column.name: found[column] for column in rows.table.columns}
+            lines.append(
+                f"  {_shown(values)}: {_agreement(list(rows.conditions), matched)}"
+            )
+        return f"\nClosest of its {total} row(s):\n" + "\n".join(lines)
 
     def _pending_hint(self) -> str:
         session = self.db.session()
@@ -398,6 +432,19 @@ class DatabaseAssertions(_TestCase):
 
 
 _T = t.TypeVar("_T")
+
+
+class _Rows(t.NamedTuple):
+    """The rows a row assertion looks at: a table, on its own database."""
+
+    table: sa.Table
+    engine: sa.Engine
+    #: The conditions, by the names the test gave.
+    conditions: dict[str, t.Any]
+
+    @property
+    def where(self) -> list[t.Any]:
+        return list(self.conditions.values())
 
 
 class _Checked(t.Generic[_T]):
@@ -451,6 +498,14 @@ def _table_of(model: t.Any) -> sa.Table:
 
 def _column(model: t.Any, table: sa.Table, name: str) -> t.Any:
     if model is not None and not isinstance(model, sa.Table):
+        mapper = sa.inspect(model, raiseerr=False)
+        relationship = mapper.relationships.get(name) if mapper else None
+        if relationship is not None:
+            keys = ", ".join(f"{c.key}=..." for c in relationship.local_columns)
+            raise TypeError(
+                f"{name!r} is a relationship of {model.__name__!r}, not a column."
+                f" Compare its column instead: {keys}."
+            )
         attribute = getattr(model, name, None)
         expression = getattr(attribute, "expression", None)
         if isinstance(expression, sa.ColumnElement):
@@ -461,15 +516,14 @@ def _column(model: t.Any, table: sa.Table, name: str) -> t.Any:
     raise TypeError(f"{table.name!r} has no column {name!r}. Its columns: {known}.")
 
 
-def _agreement(row: dict[str, t.Any], wanted: dict[str, t.Any]) -> str:
-    """Say in words which of the wanted values a row has: ``title matches,
+def _agreement(names: list[str], matched: list[str]) -> str:
+    """Say in words which of the values asked for a row has: ``title matches,
     author_id differs``."""
-    same = [key for key, value in wanted.items() if row.get(key) == value]
-    other = [key for key in wanted if key not in same]
+    other = [name for name in names if name not in matched]
     parts = [
         f"{_listed(keys)} {verb if len(keys) == 1 else plural}"
         for keys, verb, plural in (
-            (same, "matches", "match"),
+            (matched, "matches", "match"),
             (other, "differs", "differ"),
         )
         if keys

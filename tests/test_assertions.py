@@ -188,6 +188,52 @@ class RowAssertions(_Mixin):
             self.assertDatabaseHas("author", name="Ursula")
         self.assertIn("Pass the model class", str(raised.exception))
 
+    def test_on_the_models_own_bind(self) -> None:
+        # Without values, by table, and in the closest rows: on Note's bind.
+        self.assertDatabaseCount(Note, 1)
+        self.assertDatabaseHas(Note.__table__, text="remember")
+        self.assertDatabaseMissing(Note.__table__, text="forget")
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Note, text="forget")
+        self.assertRegex(
+            str(raised.exception),
+            r"\{id=\d+, text='remember', extra=None\}: text differs",
+        )
+
+    def test_closest_rows_as_the_database_compares(self) -> None:
+        # Far beyond any number of rows read into Python.
+        db.session.execute(
+            sa.insert(Author), [{"name": f"Author {i:04d}"} for i in range(1500)]
+        )
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Book, title="The Dispossessed", author_id=-1)
+        self.assertIn("Closest of its 1 row(s)", str(raised.exception))
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Author, name="Author 1499", id=-1)
+        message = str(raised.exception)
+        self.assertIn("Closest of its 1501 row(s):\n", message)
+        self.assertRegex(message, r"name='Author 1499'\}: name matches, id differs")
+
+    def test_misuse_is_refused(self) -> None:
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseHas(Book, author=self.author_id())
+        self.assertEqual(
+            str(raised.exception),
+            "'author' is a relationship of 'Book', not a column. Compare its column"
+            " instead: author_id=....",
+        )
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseHas(Author, {"name": "Nobody"})  # type: ignore[arg-type]
+        self.assertIn("Give the values as keywords", str(raised.exception))
+        with self.assertRaises(ValueError) as raised:
+            with self.assertNumQueries(0, bind="nope"):
+                pass
+        self.assertEqual(
+            str(raised.exception),
+            "The app has no bind 'nope'; it has bind 'other', bind 'mirror', the"
+            " default database.",
+        )
+
     def author_id(self) -> int:
         return db.session.scalar(sa.select(Author.id))  # type: ignore[return-value]
 
