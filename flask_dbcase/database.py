@@ -358,6 +358,7 @@ class TestDatabases:
         server = self._servers.get(key)
         if server is None:
             server = self._servers[key] = kind(url, owner)
+        server.owner = owner  # its messages name the class that uses it now
         return server
 
     def was_cloned(self, url: sa.URL) -> bool:

@@ -271,7 +271,15 @@ class ResponseAssertions(_TestCase):
             client = getattr(self, "client", None)
             if client is None:
                 raise TypeError("target_status_code needs the test's 'client'.")
-            target = client.get(urljoin(base, header))
+            try:
+                target = client.get(urljoin(base, header))
+            except AssertionError as error:
+                # Not this assertion's failure: unittest would cut the app's
+                # frames off it, as it cuts those of this module.
+                raise RuntimeError(
+                    f"Requesting the redirect's target {header!r} raised an"
+                    " AssertionError in the app (its traceback is above)."
+                ) from error
             self.assertStatus(target, target_status_code, msg)
 
     # -- body --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -148,9 +149,12 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         super().setUpClass()
         try:
             cls._dbcase_set_up_class()
-        except TestDatabaseError as error:
-            # The message says it all; the frames it passed through hold URLs,
-            # which a runner may print with their arguments (pytest does).
+        except Exception as error:
+            if not isinstance(error, TestDatabaseError) and not _said(error):
+                raise
+            # The message says it all; the frames it passed through are the
+            # library's and hold URLs, which a runner may print with their
+            # arguments (pytest does). The cause stays on __context__.
             raise error.with_traceback(None) from None
 
     @classmethod
@@ -201,7 +205,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         # One query per bind: a database with triggers is emptied until empty.
         state.triggers = {k for k, e in state.engines.items() if has_triggers(e)}
         if hasattr(cls, "setUpTestData"):
-            raise TypeError(
+            raise _saying(TypeError)(
                 f"{_name(cls)!r} defines 'setUpTestData', which a"
                 " DatabaseTestCase cannot keep: its tables are emptied after every"
                 " test. Create the data in 'setUp', or derive from"
@@ -580,7 +584,7 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
     name = _name(cls)
     factory = inspect.getattr_static(cls, "create_app", None)
     if factory is None:
-        raise TypeError(
+        raise _saying(TypeError)(
             f"{name!r} has no 'create_app'. Define 'create_app(self)' (or a"
             " classmethod) that returns the Flask application to test."
         )
@@ -592,27 +596,42 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
     except ImportError as error:
         if not _raised_by_sqlalchemy(error):
             raise
-        raise RuntimeError(
+        raise _saying(RuntimeError)(
             f"'{name}.create_app' failed because the database driver"
             f" {error.name!r} is not installed. Install it in the environment that"
             f" runs the tests ({_install_hint(error.name or '')}), or change the"
             " database URL."
-        ) from error
+        ) from None
     except sa.exc.NoSuchModuleError as error:
-        raise RuntimeError(_unknown_dialect(name, error)) from None
+        raise _saying(RuntimeError)(_unknown_dialect(name, error)) from None
+    except sa.exc.ArgumentError as error:
+        if "Could not parse SQLAlchemy URL" not in str(error):
+            raise
+        raise _saying(RuntimeError)(
+            f"'{name}.create_app' failed: a database URL of the app is not one"
+            f" SQLAlchemy can read ({error}). Write it as"
+            " 'dialect+driver://user@host/database', for example"
+            " 'postgresql+psycopg://me@localhost/shop' or 'sqlite:///shop.db'."
+        ) from None
     if app is None:
-        raise TypeError(
+        raise _saying(TypeError)(
             f"'{name}.create_app' returned None. Return the Flask application"
             " (did you forget 'return app'?)."
         )
-    if callable(app) and not isinstance(app, Flask):
-        raise TypeError(
-            f"'{name}.create_app' returned the function {_function_name(app)!r}, not a"
-            " Flask application: did you forget to call it? Return"
-            f" '{_function_name(app)}()'."
+    factory = _uncalled(app)
+    if factory is not None:
+        call = "its result" if factory == "<lambda>" else f"'{factory}()'"
+        raise _saying(TypeError)(
+            f"'{name}.create_app' returned the function {factory!r}, not a Flask"
+            f" application: did you forget to call it? Return {call}."
+        )
+    if isinstance(app, type):
+        raise _saying(TypeError)(
+            f"'{name}.create_app' returned the class {app.__name__!r}, not a Flask"
+            " application. Return the app your factory builds."
         )
     if not isinstance(app, Flask):
-        raise TypeError(
+        raise _saying(TypeError)(
             f"'{name}.create_app' returned {type(app).__name__!r}, not a Flask"
             " application. Return the app itself, not a client or an extension."
         )
@@ -621,29 +640,62 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
 
 def _unknown_dialect(name: str, error: sa.exc.NoSuchModuleError) -> str:
     scheme = str(error).rpartition(":")[2].replace(".", "+")
-    fix = (
-        "Write 'postgresql://' (or 'postgresql+psycopg://'): SQLAlchemy does not"
-        " accept the 'postgres://' that some hosts hand out."
-        if scheme == "postgres"
-        else "Check the URL's scheme, for example 'postgresql+psycopg://',"
-        " 'mysql+pymysql://' or 'sqlite:///'."
-    )
+    database, _, driver = scheme.partition("+")
+    if database == "postgres":
+        fix = (
+            "Write 'postgresql://' (or 'postgresql+psycopg://'): SQLAlchemy does"
+            " not accept the 'postgres://' that some hosts hand out."
+        )
+    else:
+        fix = (
+            "Check the URL's scheme, for example 'postgresql+psycopg://',"
+            " 'mysql+pymysql://' or 'sqlite:///'."
+        )
+    known = f"database {scheme!r}"
+    if driver and database in sa.dialects.__all__:
+        known = f"driver {driver!r} for {database!r}"
     return (
-        f"'{name}.create_app' failed: SQLAlchemy knows no database {scheme!r}, which"
-        f" a database URL of the app names. {fix}"
+        f"'{name}.create_app' failed: SQLAlchemy knows no {known}, which a"
+        f" database URL of the app names. {fix}"
     )
 
 
-def _function_name(function: t.Any) -> str:
-    return str(getattr(function, "__name__", None) or type(function).__name__)
+_E = t.TypeVar("_E", bound=Exception)
+
+
+def _saying(kind: type[_E]) -> t.Callable[[str], _E]:
+    """Make errors of ``kind`` whose message says all there is: class setup
+    reports them without the library's frames."""
+
+    def make(message: str) -> _E:
+        error = kind(message)
+        error.dbcase_said = True  # type: ignore[attr-defined]
+        return error
+
+    return make
+
+
+def _said(error: BaseException) -> bool:
+    return getattr(error, "dbcase_said", False) is True
+
+
+def _uncalled(found: t.Any) -> str | None:
+    """The name of the function ``found`` is, if it is one: an app factory
+    returned instead of called."""
+    if isinstance(found, functools.partial):
+        found = found.func
+    if inspect.isfunction(found) or inspect.ismethod(found):
+        return str(found.__name__)
+    return None
 
 
 #: Drivers whose package is not named as their module, and the extras that
 #: install the ones flask_dbcase is tested with.
 _DRIVER_PACKAGES = {
     "MySQLdb": "pip install mysqlclient",
-    "pymysql": "pip install 'flask-dbcase[mysql]'",
-    "psycopg": "pip install 'flask-dbcase[postgresql]'",
+    "pymysql": "pip install PyMySQL, which flask-dbcase's 'mysql' extra installs",
+    "psycopg": "pip install 'psycopg[binary]', which flask-dbcase's 'postgresql'"
+    " extra installs",
     "psycopg2": "pip install psycopg2-binary",
 }
 
@@ -663,14 +715,14 @@ def _find_db(cls: type[DatabaseTestCase], app: Flask) -> SQLAlchemy:
     declared: SQLAlchemy | None = getattr(cls, "db", None)
     if declared is not None:
         if declared is not found:
-            raise RuntimeError(
+            raise _saying(RuntimeError)(
                 f"'{name}.db' is not registered on the app that"
                 f" '{name}.create_app' returned. Call 'db.init_app(app)' in the app"
                 " factory."
             )
         return declared
     if found is None:
-        raise RuntimeError(
+        raise _saying(RuntimeError)(
             f"'{name}.create_app' returned an app without Flask-SQLAlchemy. Call"
             " 'db.init_app(app)' in your app factory, or set"
             f" '{name}.db'."

@@ -65,7 +65,10 @@ def reason(error: BaseException, *urls: sa.URL) -> str:
     """The driver's words for ``error``, without the secrets of ``urls``: one
     line, ending as a sentence does."""
     original: t.Any = getattr(error, "orig", None) or error
-    text = " ".join(str(original).split()) or type(original).__name__
-    if not text.endswith((".", "?", "!")):
-        text += "."
-    return redact(text, *urls)
+    lines = [" ".join(line.split()) for line in str(original).splitlines()]
+    sentences = [_sentence(line) for line in lines if line]
+    return redact(" ".join(sentences) or type(original).__name__, *urls)
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."

@@ -243,7 +243,16 @@ class GuardTests(unittest.TestCase):
         self.assertNotIn(":pw@", error)
         # The driver's words on one line, then the advice: no "?." between.
         message = error.strip().splitlines()[-1]
+        self.assertRegex(message, r"refused\. Is the server running")
         self.assertRegex(message, r"connections\? Check that the server is running")
+
+        class OtherTests(ServerTests):
+            pass
+
+        # The message names the class that met the server, not the first one.
+        self.assertIn(
+            "'OtherTests' (the default database) cannot connect", only_error(OtherTests)
+        )
 
 
 class PermissionTests(unittest.TestCase):

@@ -214,13 +214,23 @@ class ErrorsPageTests(unittest.TestCase):
 
         with mock.patch.dict(sys.modules, {"pymysql": None}):
             message = self.only_error(create_app)
-        self.assertIn("pip install 'flask-dbcase[mysql]'", message)
+        self.assertIn(
+            "pip install PyMySQL, which flask-dbcase's 'mysql' extra", message
+        )
+        # One line: no chain of SQLAlchemy's frames before it, nor the library's.
+        self.assertEqual(len(message.strip().splitlines()), 4, message)
+        self.assertDocumented(message)
+
+    def test_create_app_returns_a_client_or_a_bad_url(self) -> None:
+        self.assertDocumented(self.only_error(lambda: make_app(MEMORY).test_client()))
+        message = self.only_error(lambda: make_app(MEMORY, **{URI: "shop"}))
         self.assertDocumented(message)
 
     def test_postgres_scheme(self) -> None:
         uri = "postgres://u@localhost/shop"
         self.assertDocumented(self.only_error(lambda: make_app(MEMORY, **{URI: uri})))
 
+    @unittest.skipUnless(importlib.util.find_spec("pymysql"), "needs PyMySQL")
     def test_the_default_database_in_words(self) -> None:
         message = self.only_error(
             lambda: make_app(MEMORY, **{URI: "mysql+pymysql://u@h"})

@@ -285,7 +285,7 @@ class RenderingIsBackAfterTheClass(unittest.TestCase):
 
 class FailureTraceback(unittest.TestCase):
     def test_ends_at_the_tests_line(self) -> None:
-        from .support import only_error
+        from .support import run_case
 
         class Failing(ClientTestCase):
             create_app = staticmethod(shop_app)
@@ -293,7 +293,34 @@ class FailureTraceback(unittest.TestCase):
             def test_status(self) -> None:
                 self.assert404(self.client.get("/list"))
 
-        text = only_error(Failing)
+            def test_target_asserts(self) -> None:
+                response = self.client.get("/target-asserts")
+                self.assertRedirects(response, "/asserts", target_status_code=200)
+
+        app = Failing.create_app()
+        app.config["TESTING"] = True  # the view's exception reaches the test
+
+        @app.get("/target-asserts")
+        def target_asserts() -> t.Any:
+            return redirect("/asserts")
+
+        @app.get("/asserts")
+        def asserts() -> str:
+            assert False, "stock must be positive"  # noqa: B011
+
+        Failing.create_app = staticmethod(lambda: app)  # type: ignore[assignment]
+        result = run_case(Failing)
+        problems = dict(
+            (test.id().rpartition(".")[2], text)
+            for test, text in result.errors + result.failures
+        )
+        # An assertion in the app is an error, with the app's frames kept.
+        self.assertIn(
+            "raised an AssertionError in the app", problems["test_target_asserts"]
+        )
+        self.assertIn("in asserts\n", problems["test_target_asserts"])
+        self.assertIn("stock must be positive", problems["test_target_asserts"])
+        text = problems["test_status"]
         self.assertIn("Expected status 404, got 200 OK for GET /list.", text)
         last_frame = text.split("AssertionError")[0].strip().splitlines()[-2:]
         self.assertIn(__file__, last_frame[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import typing as t
 import unittest
@@ -115,6 +116,24 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
             error,
         )
 
+    def test_returns_other_callables(self) -> None:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        cases = [
+            (lambda: functools.partial(memory_app), "the function 'memory_app'"),
+            (lambda: lambda: memory_app(), "did you forget to call it? Return its"),
+            (lambda: Flask, "returned the class 'Flask', not a Flask application."),
+            (lambda: ProxyFix(memory_app()), "returned 'ProxyFix', not a Flask app"),
+        ]
+        for factory, expected in cases:
+            with self.subTest(expected=expected):
+                case = type(
+                    "OtherTests",
+                    (TransactionalTestCase,),
+                    {"create_app": staticmethod(factory), "test_a": lambda self: None},
+                )
+                self.assertIn(expected, self.only_error(case))
+
     def test_returns_something_else(self) -> None:
         class ClientTests(TransactionalTestCase):
             def create_app(self) -> t.Any:
@@ -192,7 +211,7 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
     def test_postgres_scheme(self) -> None:
         for url, expected in [
             ("postgres://u@localhost/shop", "SQLAlchemy knows no database 'postgres'"),
-            ("postgresql+pg9://u@localhost/shop", "'postgresql+pg9'"),
+            ("postgresql+pg9://u@localhost/shop", "knows no driver 'pg9' for"),
         ]:
             with self.subTest(url=url):
 
@@ -215,13 +234,41 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
                 )
                 self.assertNotIn("NoSuchModuleError", error)
 
+    def test_unreadable_urls(self) -> None:
+        for url, expected in [
+            ("postgres+psycopg://u@h/shop", "Write 'postgresql://'"),
+            ("postgresql+psycopg3://u@h/shop", "knows no driver 'psycopg3' for"),
+            ("", "a database URL of the app is not one SQLAlchemy can read"),
+            ("localhost/shop", "Write it as 'dialect+driver://user@host/database'"),
+        ]:
+            with self.subTest(url=url):
+                config = {"SQLALCHEMY_DATABASE_URI": url}
+                case = type(
+                    "UrlTests",
+                    (TransactionalTestCase,),
+                    {
+                        "create_app": staticmethod(
+                            lambda c=config: make_app(MEMORY, **c)
+                        ),
+                        "test_a": lambda self: None,
+                    },
+                )
+                error = self.only_error(case)
+                self.assertIn(expected, error)
+                self.assertNotIn("ArgumentError", error)
+                self.assertNotIn("NoSuchModuleError", error)
+
     def test_driver_hints_name_the_package(self) -> None:
         from flask_dbcase.testcase import _install_hint
 
         hint = _install_hint("MySQLdb")
         self.assertEqual(hint, "for example: pip install mysqlclient")
         hint = _install_hint("pymysql")
-        self.assertEqual(hint, "for example: pip install 'flask-dbcase[mysql]'")
+        self.assertEqual(
+            hint,
+            "for example: pip install PyMySQL, which flask-dbcase's 'mysql' extra"
+            " installs",
+        )
 
     def test_unrelated_import_error_is_left_alone(self) -> None:
         class ImportTests(TransactionalTestCase):
