@@ -130,6 +130,11 @@ class DatabaseAssertions(_TestCase):
 
     db: t.ClassVar[SQLAlchemy]
 
+    def _db(self) -> SQLAlchemy:
+        """The test's Flask-SQLAlchemy extension, whatever the class calls ``db``."""
+        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
+        return t.cast("SQLAlchemy", getattr(state, "db", None) or self.db)
+
     def _engines(self) -> dict[str | None, sa.Engine]:
         state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
         if state is None or not getattr(self, "_dbcase_ready", False):
@@ -369,8 +374,8 @@ class DatabaseAssertions(_TestCase):
     def _execute(self, rows: _Rows, statement: t.Any) -> sa.Result[t.Any]:
         # The database as it is: an assertion must not flush the session. On
         # the table's own bind, whatever the statement names.
-        with self.db.session.no_autoflush:
-            return self.db.session.execute(
+        with self._db().session.no_autoflush:
+            return self._db().session.execute(
                 statement, bind_arguments={"bind": rows.engine}
             )
 
@@ -410,7 +415,7 @@ class DatabaseAssertions(_TestCase):
         return f"\nClosest of its {total} row(s):\n" + "\n".join(lines)
 
     def _pending_hint(self) -> str:
-        session = self.db.session()
+        session = self._db().session()
         pending = len(session.new) + len(session.dirty) + len(session.deleted)
         hint = ""
         if pending:
@@ -422,7 +427,7 @@ class DatabaseAssertions(_TestCase):
         if own is not None and own.transaction is None and session.in_transaction():
             # Rows other threads or the live server committed meanwhile are
             # invisible to a transaction that began before, under REPEATABLE READ.
-            if self.db.engine.dialect.name in ("mysql", "mariadb"):
+            if self._db().engine.dialect.name in ("mysql", "mariadb"):
                 hint += (
                     "\nThe test's session is in a transaction that began before"
                     " other connections' latest commits, which REPEATABLE READ hides"

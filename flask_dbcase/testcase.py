@@ -12,8 +12,11 @@ import typing as t
 import unittest
 
 import sqlalchemy as sa
+from flask import appcontext_popped
 from flask import Flask
+from flask import has_app_context
 from flask import url_for
+from flask.globals import app_ctx
 from flask.testing import FlaskClient
 
 from . import database
@@ -80,6 +83,10 @@ class _ClassState:
         #: Why the class's tests cannot run: its starting state could not be
         #: restored after a test ended its transaction.
         self.broken: str | None = None
+        #: The app and its Flask-SQLAlchemy extension, as the library reads
+        #: them: the class's ``app`` and ``db`` are the user's to rebind.
+        self.app: Flask
+        self.db: SQLAlchemy
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -113,6 +120,13 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     #: changes a test makes to the app itself (its configuration, registered
     #: functions) are then seen by the classes that follow.
     reuse_app: t.ClassVar[bool] = False
+
+    #: Options for the sessions of ``db.session`` while the class runs, the
+    #: test's and the app's, as Flask-SQLAlchemy's ``session_options`` would set
+    #: them: ``{"expire_on_commit": False}``, say. Put back when the class ends.
+    #:
+    #: .. versionadded:: 0.1
+    session_options: t.ClassVar[t.Mapping[str, t.Any]] = {}
 
     #: Keep the test databases and their tables after the run, and reuse them in
     #: the next run when the models have not changed. Setting the environment
@@ -177,8 +191,11 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         if "db" not in vars(cls):
             cls.db = db
             state.own_db = True
-        cls.app = app
+        cls.app = state.app = app
+        state.db = db
         cls._dbcase = state
+        if cls.session_options:
+            _configure_sessions(cls, db, cls.session_options)
         cls.addClassCleanup(_forget_class, cls)
         with app.app_context():
             state.engines = dict(db.engines)
@@ -226,12 +243,15 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
                 f"{name!r} has no database set up: its 'setUpClass' did not call"
                 f" 'super().setUpClass()'. Add that call to '{name}.setUpClass'."
             )
-        self.app_context = context = self.app.app_context()
+        self.app_context = context = self._dbcase.app.app_context()
         context.push()
         if context.url_adapter is None:
             # Without SERVER_NAME, url_for() works only during a request.
-            context.url_adapter = self.app.url_map.bind("localhost")
+            context.url_adapter = self._dbcase.app.url_map.bind("localhost")
         self._dbcase_ready = True
+        refresh = _refresher(self._dbcase.db, context)
+        appcontext_popped.connect(refresh, self._dbcase.app)
+        self.addCleanup(appcontext_popped.disconnect, refresh, self._dbcase.app)
         # The threads that run already: those the test starts are watched.
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
@@ -248,7 +268,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         state = self._dbcase
         if state.fixtures is not None:
             state.fixtures.insert(state.fixture_rows)
-            self.db.session.commit()
+            self._dbcase.db.session.commit()
 
     def _end_test(self, context: AppContext) -> None:
         """Pop the test's context and undo what the test did to the database."""
@@ -256,7 +276,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         try:
             context.pop()
         finally:
-            empty_all(self.db, self._dbcase.engines, self._dbcase.triggers)
+            empty_all(self._dbcase.db, self._dbcase.engines, self._dbcase.triggers)
             # They commit for real; after the class, not in the real database.
             running = started(self._dbcase_threads)
             if running:
@@ -318,14 +338,14 @@ class TransactionalTestCase(DatabaseTestCase):
         state = cls._dbcase
         state.transaction = transaction = TestTransaction(state.engines.values())
         before = dict(vars(cls))
-        with cls.app.app_context():
+        with cls._dbcase.app.app_context():
             if state.fixtures is not None:
                 state.fixtures.insert(state.fixture_rows)
             cls.setUpTestData()
-            session = cls.db.session()
+            session = cls._dbcase.db.session()
             session.expire_on_commit = False  # the copies then need no query
             session.commit()
-        state.test_data = wrap_test_data(cls, before, cls.db.session)
+        state.test_data = wrap_test_data(cls, before, cls._dbcase.db.session)
         transaction.begin_tests()
 
     @classmethod
@@ -352,11 +372,11 @@ class TransactionalTestCase(DatabaseTestCase):
         try:
             cls._end_class_transaction(discard=True)
             engines = state.engines
-            with cls.app.app_context():
+            with cls._dbcase.app.app_context():
                 rebuilt = schemas.drop_changed(engines.values())
-                setting = _migrations_setting(cls, cls.app)
-                _build_schema(cls, cls.app, cls.db, engines, setting)
-                empty_all(cls.db, engines, state.triggers)
+                setting = _migrations_setting(cls, cls._dbcase.app)
+                _build_schema(cls, cls._dbcase.app, cls._dbcase.db, engines, setting)
+                empty_all(cls._dbcase.db, engines, state.triggers)
                 schemas.note_shapes(engines.values())
             state.leaked.clear()
             cls._begin_class_transaction()
@@ -465,15 +485,19 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     def _begin_class_isolation(cls) -> None:
         super()._begin_class_isolation()
         # Once per class; each test starts with empty lists.
-        recorder = cls._dbcase.recorder = _Recorder(cls.app, cls.render_templates)
+        recorder = cls._dbcase.recorder = _Recorder(
+            cls._dbcase.app, cls.render_templates
+        )
         recorder.start()
         cls.addClassCleanup(recorder.stop)
 
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
-        base = self.client_class or self.app.test_client_class or FlaskClient
+        base = self.client_class or self._dbcase.app.test_client_class or FlaskClient
         cls = isolated_client_class(base)
-        self.client = cls(self.app, self.app.response_class, use_cookies=True)
+        self.client = cls(
+            self._dbcase.app, self._dbcase.app.response_class, use_cookies=True
+        )
         recorder = self._dbcase.recorder
         assert recorder is not None
         recorder.clear()
@@ -537,7 +561,7 @@ class LiveServerTestCase(DatabaseTestCase):
     @classmethod
     def _begin_class_isolation(cls) -> None:
         super()._begin_class_isolation()
-        server = LiveServer(cls.app, cls.live_server_host, cls.live_server_port)
+        server = LiveServer(cls._dbcase.app, cls.live_server_host, cls.live_server_port)
         server.start()
         cls.addClassCleanup(server.stop)
         cls._dbcase_server = server
@@ -661,6 +685,31 @@ def _unknown_dialect(name: str, error: sa.exc.NoSuchModuleError) -> str:
 
 
 _E = t.TypeVar("_E", bound=Exception)
+
+
+def _configure_sessions(
+    cls: type[DatabaseTestCase], db: SQLAlchemy, options: t.Mapping[str, t.Any]
+) -> None:
+    factory = db.session.session_factory
+    saved = factory.kw
+    factory.kw = {**saved, **options}
+    cls.addClassCleanup(setattr, factory, "kw", saved)
+
+
+def _refresher(db: SQLAlchemy, context: AppContext) -> t.Callable[..., None]:
+    """Expire the test's session when code in the test ends an app context of
+    its own (a CLI command, a job): what that context's session committed is
+    read again, as after a request."""
+    thread = threading.get_ident()
+
+    def refresh(app: Flask, **kwargs: t.Any) -> None:
+        if threading.get_ident() != thread or not has_app_context():
+            return
+        current = t.cast(t.Any, app_ctx)._get_current_object()
+        if current is context and db.session.registry.has():
+            db.session.expire_all()
+
+    return refresh
 
 
 def _saying(kind: type[_E]) -> t.Callable[[str], _E]:
@@ -856,7 +905,7 @@ def _check_leaks(
     state = cls._dbcase
     found: list[str] = []
     for key, engine in state.engines.items():
-        metadata = cls.db.metadatas.get(key)
+        metadata = cls._dbcase.db.metadatas.get(key)
         if metadata is None or is_memory_sqlite(engine.url):
             continue
         observer = engine

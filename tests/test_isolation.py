@@ -295,6 +295,30 @@ class TransactionalIsolation(DatabaseIsolation):
             test_3_test_data_intact=test_3_test_data_intact,
         )
 
+    def test_code_in_an_app_context_of_its_own(self) -> None:
+        def job(app: Flask, author_id: int) -> None:
+            # As a CLI command or a task would: its own context, its own session.
+            with app.app_context():
+                db.session.get(Author, author_id).name = "renamed"  # type: ignore[union-attr]
+                db.session.add(Book(title="by the job", author_id=author_id))
+                db.session.commit()
+
+        def test(case: t.Any) -> None:
+            author = Author(name="Ada")
+            db.session.add(author)
+            db.session.commit()
+            case.assertEqual(author.name, "Ada")  # loaded into the test's session
+            job(case.app, author.id)
+            # The test's own objects show what the job committed.
+            case.assertEqual(author.name, "renamed")
+            case.assertEqual([b.title for b in author.books], ["by the job"])
+            # Also when the job runs inside a request context of the test.
+            with case.app.test_request_context():
+                job(case.app, author.id)
+            case.assertEqual(len(author.books), 2)
+
+        self.check(test)  # type: ignore[attr-defined]
+
 
 class ClientIsolation(TransactionalIsolation):
     """Everything above, through ClientTestCase's own client."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
+import threading
 import typing as t
 import unittest
 
@@ -461,6 +463,75 @@ class ContextTests(unittest.TestCase):
         self.assertTrue(run_case(Case).wasSuccessful())
         self.assertEqual([mark for mark, _ in seen], [None, None])
         self.assertIsNot(seen[0][1], seen[1][1])
+
+    def test_app_and_db_are_the_users_to_rebind(self) -> None:
+        # As suites that call their client 'self.app' do.
+        class Case(ClientTestCase):
+            create_app = staticmethod(memory_app)
+
+            def setUp(self) -> None:
+                super().setUp()
+                self.app = self.client  # type: ignore[assignment]
+                self.db = None  # type: ignore[assignment]
+
+            def test_1_writes(self) -> None:
+                self.app.post("/authors", json={"name": "Ada"})
+                self.assertDatabaseHas(Author, name="Ada")
+                with self.assertNumQueries(1):
+                    db.session.scalar(sa.select(sa.func.count(Author.id)))
+
+            def test_2_rolled_back(self) -> None:
+                self.assertDatabaseCount(Author, 0)
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_contexts_ended_in_other_threads_leave_the_session_alone(self) -> None:
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                author = Author(name="Ada")
+                db.session.add(author)
+                db.session.commit()
+                self.assertEqual(author.name, "Ada")
+                app = self.app
+
+                def job() -> None:
+                    with app.app_context():
+                        pass
+
+                # A thread that runs with the test's context (copied): the
+                # session is the test thread's, not to expire from another.
+                context = contextvars.copy_context()
+                thread = threading.Thread(target=context.run, args=(job,))
+                thread.start()
+                thread.join()
+                self.assertNotIn("name", sa.inspect(author).expired_attributes)
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_session_options(self) -> None:
+        expired: list[set[str]] = []
+
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+            session_options = {"expire_on_commit": False}
+
+            def test_a(self) -> None:
+                author = Author(name="Ada")
+                db.session.add(author)
+                db.session.commit()
+                expired.append(set(sa.inspect(author).expired_attributes))
+
+        class Default(Case):
+            session_options = {}
+
+        for case in (Case, Default):
+            self.assertTrue(run_case(case).wasSuccessful())
+        self.assertEqual(expired[0], set())  # the class's option
+        self.assertIn("name", expired[1])  # back to Flask-SQLAlchemy's default
 
     def test_url_for_in_the_test_body(self) -> None:
         class Case(TransactionalTestCase):
