@@ -1,6 +1,7 @@
 """Time flask_dbcase's test cases against the alternatives, on every engine.
 
     python benchmarks/run.py [--tests N] [--rst FILE] [--soak N] [--parallel N]
+                             [--commits] [--tables 5,80,300] [--setup]
 
 SQLite (memory and file) always; PostgreSQL and MySQL/MariaDB when
 DBCASE_POSTGRESQL_URL and DBCASE_MYSQL_URL are set (the database named in them is
@@ -604,6 +605,87 @@ def _setup_times(
     return builds, clones
 
 
+def commit_cost(engine: Engine, n: int, commits: int = 30) -> None:
+    """A test that commits ``commits`` times, one insert each: flask_dbcase's
+    round trips per commit, and its time against the same body on one
+    connection, in one transaction rolled back after it, with no savepoint."""
+    from bench_app import Author
+
+    def body(session: t.Any) -> None:
+        for i in range(commits):
+            session.add(Author(name=f"author {i}"))
+            session.commit()
+
+    namespace = {
+        "create_app": classmethod(lambda cls: create_app(engine.url, engine.audit_url)),
+        **tests(n, lambda self: body(db.session)),
+    }
+    case = type("CommitsBench", (TransactionalTestCase,), namespace)
+    with StatementCounter() as counter:
+        result = run(case, counter)
+    app = create_app(engine.url, engine.audit_url)
+    with app.app_context():
+        db.create_all()
+        connection = db.engine.connect()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        transaction = connection.begin()
+        session = sa.orm.Session(bind=connection, join_transaction_mode="rollback_only")
+        body(session)
+        session.close()
+        transaction.rollback()
+        times.append(time.perf_counter() - start)
+    connection.close()
+    with app.app_context():
+        db.drop_all()
+        for each in db.engines.values():
+            each.dispose()
+    library, alone = per_test_ms(result.times), per_test_ms(times)
+    trips = (result.statements / n - 1) / commits  # less the test's rollback
+    print(
+        f"{engine.name}: a test of {commits} commits: {library:.2f} ms, against"
+        f" {alone:.2f} ms in one transaction without savepoints"
+        f" (x{library / alone:.2f}); flask_dbcase's calls per commit: {trips:.2f}"
+    )
+
+
+def class_cost(engine: Engine, counts: t.Sequence[int]) -> None:
+    """What each class adds (``reuse_app``, one empty test) as the schema grows."""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    figures = []
+    for tables in counts:
+        wide = SQLAlchemy(metadata=wide_metadata(tables))
+        url = sa.make_url(engine.url)
+        url = url.set(database=f"{url.database}_wide") if url.database else url
+
+        def create(cls: type, wide: t.Any = wide, url: t.Any = url) -> Flask:
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = url
+            wide.init_app(app)
+            return app
+
+        namespace = {
+            "create_app": classmethod(create),
+            "reuse_app": True,
+            "test_empty": lambda self: None,
+        }
+        times = []
+        for number in range(CLASSES + 1):
+            case = type(
+                f"Wide{tables}Class{number}", (TransactionalTestCase,), namespace
+            )
+            start = time.perf_counter()
+            run(case)
+            times.append(time.perf_counter() - start)
+        figures.append(f"{tables} tables {statistics.median(times[1:]) * 1000:.2f} ms")
+    print(
+        f"{engine.name}: each class adds (median of {CLASSES}): " + ", ".join(figures)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=300, help="tests per row")
@@ -619,6 +701,15 @@ def main() -> None:
         type=int,
         default=0,
         help="then time a 400-test suite with this many workers",
+    )
+    parser.add_argument(
+        "--commits",
+        action="store_true",
+        help="then time a test of 30 commits against one transaction",
+    )
+    parser.add_argument(
+        "--tables",
+        help="then time each class for these schema sizes, e.g. 5,80,300",
     )
     parser.add_argument(
         "--setup",
@@ -647,6 +738,10 @@ def main() -> None:
     for engine in found if args.soak else []:
         soak(engine, args.soak, reuse_app=False)
         soak(engine, args.soak, reuse_app=True)
+    for engine in found if args.commits else []:
+        commit_cost(engine, args.tests)
+    for engine in found if args.tables else []:
+        class_cost(engine, [int(n) for n in args.tables.split(",")])
     for engine in found if args.setup else []:
         if engine.name == "PostgreSQL":
             setup_cost(engine)
