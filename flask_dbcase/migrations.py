@@ -66,9 +66,14 @@ def _logging_kept() -> t.Iterator[None]:
     disabled = {logger: logger.disabled for logger in loggers}
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # alembic.ini has Alembic's own loggers print each migration at INFO, which
+    # would interleave with the test runner's output: warnings still show.
+    threshold = manager.disable
+    logging.disable(max(threshold, logging.INFO))
     try:
         yield
     finally:
+        logging.disable(threshold)
         for logger, state in disabled.items():
             logger.disabled = state
         root.handlers[:] = handlers
