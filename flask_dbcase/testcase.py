@@ -691,6 +691,21 @@ def _configure_sessions(
     cls: type[DatabaseTestCase], db: SQLAlchemy, options: t.Mapping[str, t.Any]
 ) -> None:
     factory = db.session.session_factory
+    known = {
+        name
+        for kind in factory.class_.__mro__
+        if issubclass(kind, sa.orm.Session)
+        for name, parameter in inspect.signature(kind.__init__).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY
+        or parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+    } - {"self", "db"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise _saying(TypeError)(
+            f"'{_name(cls)}.session_options' names {', '.join(map(repr, unknown))},"
+            " which a session does not take. Its options:"
+            f" {', '.join(sorted(known))}."
+        )
     saved = factory.kw
     factory.kw = {**saved, **options}
     cls.addClassCleanup(setattr, factory, "kw", saved)
@@ -699,14 +714,16 @@ def _configure_sessions(
 def _refresher(db: SQLAlchemy, context: AppContext) -> t.Callable[..., None]:
     """Expire the test's session when code in the test ends an app context of
     its own (a CLI command, a job): what that context's session committed is
-    read again, as after a request."""
+    read again, as after a request. Only in the test's thread: another's may
+    not touch its session."""
     thread = threading.get_ident()
 
     def refresh(app: Flask, **kwargs: t.Any) -> None:
         if threading.get_ident() != thread or not has_app_context():
             return
+        # The test's context, or one the test pushed itself.
         current = t.cast(t.Any, app_ctx)._get_current_object()
-        if current is context and db.session.registry.has():
+        if current.app is context.app and db.session.registry.has():
             db.session.expire_all()
 
     return refresh

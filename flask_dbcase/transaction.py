@@ -216,6 +216,7 @@ class _Savepoints:
         if self.pending:  # nothing reached the database since it began
             self.kept = len(self.pending) > 1
             self.pending = ()
+            self.base = None  # the next transaction asks for its own
         else:
             self.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {self.base}")
         if self.ended:

@@ -112,6 +112,18 @@ def rollback_as_sql(case: t.Any) -> None:
     db.session.execute(sa.text("ROLLBACK"))
 
 
+def rollback_keeps_commits(case: t.Any) -> None:
+    kept = _name()
+    db.session.add(Author(name=kept))
+    db.session.commit()
+    db.session.execute(sa.text("ROLLBACK"))  # nothing sent since the commit
+    db.session.add(Author(name=_name()))
+    db.session.flush()
+    db.session.rollback()
+    query = sa.select(sa.func.count()).where(Author.name == kept)
+    case.assertEqual(db.session.scalar(query), 1, "a rollback undid a commit")
+
+
 def cursor_commit(case: t.Any) -> None:
     cursor = db.session.connection().connection.dbapi_connection.cursor()
     cursor.execute(f"INSERT INTO author (name) VALUES ('{_name()}')")
@@ -272,6 +284,7 @@ OPERATIONS: dict[str, t.Callable[[t.Any], None]] = {
         engine_connect,
         commit_as_sql,
         rollback_as_sql,
+        rollback_keeps_commits,
         cursor_commit,
         autocommit_connection,
         ddl,

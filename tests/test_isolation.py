@@ -119,6 +119,29 @@ class DatabaseIsolation:
 
         self.check(test)
 
+    def test_rollback_before_anything_reached_the_database(self) -> None:
+        def test(case: t.Any) -> None:
+            db.session.add_all([Author(name="a"), Note(text="a")])
+            db.session.commit()
+            # A value refused before its statement was sent: Note's JSON is
+            # encoded after the cursor is opened (by psycopg itself, on
+            # PostgreSQL, which raises the TypeError as it is).
+            db.session.add_all([Note(text="b"), Note(text="c", extra=object())])
+            with case.assertRaises((sa.exc.StatementError, TypeError)):
+                db.session.flush()
+            db.session.rollback()
+            db.session.add_all([Author(name="b"), Note(text="d")])
+            db.session.commit()
+            db.session.add_all([Author(name="c"), Note(text="e")])
+            db.session.flush()
+            db.session.rollback()
+            authors = db.session.scalars(sa.select(Author.name).order_by(Author.name))
+            case.assertEqual(authors.all(), ["a", "b"])
+            notes = db.session.scalars(sa.select(Note.text).order_by(Note.text))
+            case.assertEqual(notes.all(), ["a", "d"])
+
+        self.check(test)
+
     def test_nested_savepoints(self) -> None:
         def test(case: t.Any) -> None:
             with db.session.begin_nested():
@@ -266,6 +289,21 @@ class TransactionalIsolation(DatabaseIsolation):
     """Everything above, plus class-wide test data."""
 
     case = TransactionalTestCase
+
+    def test_rollback_as_sql_right_after_a_commit(self) -> None:
+        def test(case: t.Any) -> None:
+            db.session.add(Author(name="a"))
+            db.session.commit()
+            db.session.execute(sa.text("ROLLBACK"))  # nothing sent before it
+            db.session.add(Author(name="b"))
+            db.session.commit()
+            db.session.add(Author(name="c"))
+            db.session.flush()
+            db.session.rollback()
+            authors = db.session.scalars(sa.select(Author.name).order_by(Author.name))
+            case.assertEqual(authors.all(), ["a", "b"])
+
+        self.check(test)  # type: ignore[attr-defined]
 
     def test_test_data_changes_are_undone(self) -> None:
         def set_up_test_data(cls: t.Any) -> None:

@@ -486,6 +486,24 @@ class ContextTests(unittest.TestCase):
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
 
+    def test_a_context_the_test_pushed_is_refreshed_too(self) -> None:
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                with self.app.app_context():  # as Flask-Testing suites do
+                    author = Author(name="Ada")
+                    db.session.add(author)
+                    db.session.commit()
+                    self.assertEqual(author.name, "Ada")
+                    with self.app.app_context():  # a job's
+                        db.session.get(Author, author.id).name = "renamed"  # type: ignore[union-attr]
+                        db.session.commit()
+                    self.assertEqual(author.name, "renamed")
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
     def test_contexts_ended_in_other_threads_leave_the_session_alone(self) -> None:
         class Case(TransactionalTestCase):
             create_app = staticmethod(memory_app)
@@ -532,6 +550,17 @@ class ContextTests(unittest.TestCase):
             self.assertTrue(run_case(case).wasSuccessful())
         self.assertEqual(expired[0], set())  # the class's option
         self.assertIn("name", expired[1])  # back to Flask-SQLAlchemy's default
+
+        class Misspelt(Case):
+            session_options = {"expire_on_comit": False}
+
+        message = only_error(Misspelt)
+        self.assertIn(
+            "'Misspelt.session_options' names 'expire_on_comit', which a session"
+            " does not take. Its options: ",
+            message,
+        )
+        self.assertIn("expire_on_commit", message.rpartition("Its options:")[2])
 
     def test_url_for_in_the_test_body(self) -> None:
         class Case(TransactionalTestCase):
