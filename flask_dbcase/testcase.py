@@ -58,6 +58,9 @@ if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
 
+_UNSET = object()
+
+
 class _ClassState:
     """What one test class set up, and what must be undone when it ends."""
 
@@ -87,6 +90,8 @@ class _ClassState:
         #: them: the class's ``app`` and ``db`` are the user's to rebind.
         self.app: Flask
         self.db: SQLAlchemy
+        #: The class's own ``app`` attribute, put back when the class ends.
+        self.class_app: t.Any = _UNSET
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -191,6 +196,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         if "db" not in vars(cls):
             cls.db = db
             state.own_db = True
+        state.class_app = cls.__dict__.get("app", _UNSET)
         cls.app = state.app = app
         state.db = db
         cls._dbcase = state
@@ -238,11 +244,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
 
     def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:
-            name = _name(type(self))
-            raise RuntimeError(
-                f"{name!r} has no database set up: its 'setUpClass' did not call"
-                f" 'super().setUpClass()'. Add that call to '{name}.setUpClass'."
-            )
+            raise RuntimeError(_no_class_setup(type(self)))
         self.app_context = context = self._dbcase.app.app_context()
         context.push()
         if context.url_adapter is None:
@@ -960,9 +962,36 @@ def _check_leaks(
     )
 
 
+def _no_class_setup(cls: type[DatabaseTestCase]) -> str:
+    """Say why the class's setup did not run: whose ``setUpClass`` stopped it."""
+    name = _name(cls)
+    culprit = next(k for k in cls.__mro__ if "setUpClass" in vars(k))
+    said = f"{name!r} has no database set up"
+    if culprit.__module__ == __name__:
+        return (
+            f"{said}: its 'setUpClass' did not run. Run the test through a"
+            " suite (unittest's loader, 'python -m unittest', pytest), which runs"
+            " 'setUpClass' first."
+        )
+    if culprit is cls:
+        return (
+            f"{said}: its 'setUpClass' did not call 'super().setUpClass()'. Add"
+            f" that call to '{name}.setUpClass'."
+        )
+    other = _name(culprit)
+    return (
+        f"{said}: '{other}.setUpClass', which it inherits, did not call"
+        f" 'super().setUpClass()'. Add that call to '{other}.setUpClass', or list"
+        f" '{other}' after the flask_dbcase class among the bases of {name!r}."
+    )
+
+
 def _forget_class(cls: type[DatabaseTestCase]) -> None:
     state = cls._dbcase
     del cls._dbcase
-    del cls.app
+    if state.class_app is _UNSET:
+        del cls.app
+    else:  # the class's own attribute, put back
+        cls.app = state.class_app
     if state.own_db:
         del cls.db

@@ -132,6 +132,9 @@ class _Savepoints:
         #: Asks the driver whether the real transaction is open; ``None`` where
         #: it cannot tell.
         self.still_open = _still_open(dbapi_connection)
+        #: Asks the driver whether a statement failed the transaction
+        #: (PostgreSQL's), which a COMMIT then rolls back.
+        self.failed = _failed(dbapi_connection)
 
         #: Savepoint at which the application's current transaction began, or
         #: ``None`` when the next statement must set a new one.
@@ -373,6 +376,11 @@ class SharedConnection:
     def commit(self) -> None:
         state = self._savepoints
         if not state.dirty or self._autocommit:
+            return
+        if state.failed is not None and state.failed():
+            # PostgreSQL answers the COMMIT of a failed transaction with a
+            # rollback, and so does this.
+            self.rollback()
             return
         if state.deferrable and not state.pending:
             violated = state.check_deferred()
@@ -831,6 +839,18 @@ def _still_open(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
     status = getattr(dbapi_connection, "get_transaction_status", None)
     if callable(status):  # psycopg2
         return lambda: int(status()) != 0
+    return None
+
+
+def _failed(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
+    """A function that tells, from what the driver knows, whether a failed
+    statement aborted the transaction (PostgreSQL); ``None`` elsewhere."""
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        return lambda: int(info.transaction_status) == 3  # INERROR
+    status = getattr(dbapi_connection, "get_transaction_status", None)
+    if callable(status):  # psycopg2
+        return lambda: int(status()) == 3
     return None
 
 

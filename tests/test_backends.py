@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import typing as t
 import unittest
+from unittest import mock
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -123,3 +124,26 @@ class UnsupportedTests(unittest.TestCase):
 
 globals().update(engine_classes([BackendTests], [e for e in ENGINES if not e.memory]))
 del BackendTests
+
+
+class LockTimeoutSettingTests(unittest.TestCase):
+    def test_a_positive_number_of_seconds(self) -> None:
+        from flask_dbcase.backends.base import lock_timeout
+
+        for value, expected in [("", 5.0), ("2.5", 2.5)]:
+            with mock.patch.dict(os.environ, {"FLASK_DBCASE_LOCK_TIMEOUT": value}):
+                self.assertEqual(lock_timeout(), expected)
+        # PostgreSQL's 0 would wait for ever, MySQL's least is 1: refused.
+        for value in ("0", "-1", "soon", "nan"):
+            with self.subTest(value=value):
+                env = {"FLASK_DBCASE_LOCK_TIMEOUT": value}
+                with (
+                    mock.patch.dict(os.environ, env),
+                    self.assertRaises(TestDatabaseError) as raised,
+                ):
+                    lock_timeout()
+                self.assertEqual(
+                    str(raised.exception),
+                    f"FLASK_DBCASE_LOCK_TIMEOUT is {value!r}, not a positive number"
+                    " of seconds.",
+                )

@@ -305,6 +305,25 @@ class TransactionalIsolation(DatabaseIsolation):
 
         self.check(test)  # type: ignore[attr-defined]
 
+    def test_commit_of_a_failed_transaction(self) -> None:
+        def test(case: t.Any) -> None:
+            with db.engine.connect() as connection:
+                insert = sa.insert(Author)
+                connection.execute(insert.values(name="a"))
+                connection.commit()
+                try:
+                    connection.execute(insert.values(name="a"))  # a duplicate
+                    connection.execute(insert.values(name="lost"))
+                except sa.exc.IntegrityError:
+                    pass
+                connection.commit()  # PostgreSQL rolls back a failed transaction
+                connection.execute(insert.values(name="b"))
+                connection.commit()
+                names = connection.scalars(sa.select(Author.name).order_by(Author.name))
+                case.assertEqual(names.all(), ["a", "b"])
+
+        self.check(test)  # type: ignore[attr-defined]
+
     def test_test_data_changes_are_undone(self) -> None:
         def set_up_test_data(cls: t.Any) -> None:
             cls.author = Author(name="Ada")

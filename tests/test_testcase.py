@@ -334,6 +334,49 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
             error,
         )
 
+    def test_set_up_class_without_super_in_a_mixin_listed_first(self) -> None:
+        class Forgetful:
+            @classmethod
+            def setUpClass(cls) -> None:
+                pass
+
+        class First(Forgetful):
+            pass
+
+        class MixedTests(First, TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(MixedTests)
+        self.assertIn(
+            "'MixedTests' has no database set up: 'Forgetful.setUpClass', which it"
+            " inherits, did not call 'super().setUpClass()'. Add that call to"
+            " 'Forgetful.setUpClass', or list 'Forgetful' after the flask_dbcase"
+            " class among the bases of 'MixedTests'.",
+            error,
+        )
+
+        class Swapped(TransactionalTestCase, First):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                pass
+
+        self.assertTrue(run_case(Swapped).wasSuccessful())
+
+    def test_run_without_set_up_class(self) -> None:
+        class DirectTests(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                pass
+
+        result = unittest.TestResult()
+        DirectTests("test_a").run(result)  # a TestCase runs no setUpClass itself
+        self.assertIn("its 'setUpClass' did not run", result.errors[0][1])
+
     def test_tear_down_without_super_still_isolates(self) -> None:
         class TearDownTests(TransactionalTestCase):
             create_app = staticmethod(memory_app)
@@ -485,6 +528,19 @@ class ContextTests(unittest.TestCase):
 
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_a_class_attribute_named_app_is_put_back(self) -> None:
+        marker = object()
+
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+            app = marker  # type: ignore[assignment]
+
+            def test_a(self) -> None:
+                self.assertIsInstance(self.app, Flask)
+
+        self.assertTrue(run_case(Case).wasSuccessful())
+        self.assertIs(Case.app, marker)
 
     def test_a_context_the_test_pushed_is_refreshed_too(self) -> None:
         class Case(TransactionalTestCase):

@@ -60,11 +60,14 @@ def lock_timeout() -> float:
     """How many seconds a connection of the tests waits for a lock."""
     value = os.environ.get(LOCK_TIMEOUT_ENV, "")
     try:
-        return float(value) if value else 5.0
+        seconds = float(value) if value else 5.0
     except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # PostgreSQL's 0 would wait for ever; MySQL's least is 1
         raise TestDatabaseError(
-            f"{LOCK_TIMEOUT_ENV} is {value!r}, not a number of seconds."
-        ) from None
+            f"{LOCK_TIMEOUT_ENV} is {value!r}, not a positive number of seconds."
+        )
+    return seconds
 
 
 def is_trusted() -> bool:
