@@ -17,7 +17,7 @@ _external = [
     r"(flask|flask_sqlalchemy|sqlalchemy|werkzeug|unittest|contextvars|factory|multiprocessing)\b.*",
     r"(t|types)\.\w+",
     r"Flask|FlaskClient|AppContext|SQLAlchemy|TestCase|TestResponse",
-    r"_\w+",  # the private type aliases of SQLAlchemy's signatures
+    r"(.*\.)?_\w+",  # private type aliases: SQLAlchemy's signatures, ours
 ]
 nitpick_ignore_regex = [("py:.*", pattern) for pattern in _external]
 html_theme = "furo"

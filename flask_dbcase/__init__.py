@@ -3,6 +3,9 @@
 from .backends import TestDatabaseError as TestDatabaseError
 from .config import override_config as override_config
 from .fixtures import FixtureError as FixtureError
+from .skips import skipIfDialect as skipIfDialect
+from .skips import skipUnlessDialect as skipUnlessDialect
+from .skips import skipUnlessFeature as skipUnlessFeature
 from .testcase import ClientTestCase as ClientTestCase
 from .testcase import DatabaseTestCase as DatabaseTestCase
 from .testcase import LiveServerTestCase as LiveServerTestCase
@@ -24,4 +27,7 @@ __all__ = [
     "TestDatabaseError",
     "TransactionalTestCase",
     "override_config",
+    "skipIfDialect",
+    "skipUnlessDialect",
+    "skipUnlessFeature",
 ]

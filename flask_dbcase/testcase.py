@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from . import database
 from . import fixtures
 from . import migrations as alembic_migrations
+from . import skips
 from .assertions import DatabaseAssertions
 from .backends import TestDatabaseError
 from .client import _login
@@ -205,6 +206,9 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         cls.addClassCleanup(_forget_class, cls)
         with app.app_context():
             state.engines = dict(db.engines)
+            skipped = skips.reason(cls, state.engines)
+            if skipped:  # before any database work
+                raise unittest.SkipTest(skipped)
             if not cls.reuse_app:
                 cls.addClassCleanup(_dispose, list(state.engines.values()))
             elif shared is None:
@@ -245,6 +249,10 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:
             raise RuntimeError(_no_class_setup(type(self)))
+        method = getattr(self, self._testMethodName, None)
+        skipped = skips.reason(method, self._dbcase.engines)
+        if skipped:
+            raise unittest.SkipTest(skipped)
         self.app_context = context = self._dbcase.app.app_context()
         context.push()
         if context.url_adapter is None:

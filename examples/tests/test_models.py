@@ -9,6 +9,7 @@ from bookshop import Order
 from bookshop import OutOfStock
 from bookshop import place_order
 
+from flask_dbcase import skipIfDialect
 from flask_dbcase import TransactionalTestCase
 
 from .base import BookshopApp
@@ -72,6 +73,14 @@ class ConstraintTests(BookshopApp, TransactionalTestCase):
             db.session.commit()
         db.session.rollback()
         self.assertEqual(db.session.query(Book).count(), 1)
+
+    @skipIfDialect("sqlite")  # SQLite does not check a string's length
+    def test_isbn_is_at_most_13_characters(self):
+        author = Author(name="C")
+        db.session.add(Book(isbn="97804414781250", title="Long", author=author))
+        with self.assertRaises(sa.exc.DataError):
+            db.session.flush()
+        db.session.rollback()
 
     def test_savepoint_keeps_the_outer_work(self):
         author = Author(name="B")
