@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import os
 import sys
@@ -53,6 +54,11 @@ from .transaction import TestTransaction
 from .urls import describe_bind
 from .urls import describe_url
 from .urls import is_memory_sqlite
+
+# The frames of this module are left out of tracebacks, as unittest leaves out
+# its own (pytest too): an error in class setup, whose message says what to do,
+# or a failure this module reports, then shows the user's frames only.
+__unittest = True
 
 if t.TYPE_CHECKING:
     from flask.ctx import AppContext
@@ -175,6 +181,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             # The message says it all; the frames it passed through are the
             # library's and hold URLs, which a runner may print with their
             # arguments (pytest does). The cause stays on __context__.
+            __tracebackhide__ = True  # this frame too, for pytest
             raise error.with_traceback(None) from None
 
     @classmethod
@@ -776,8 +783,20 @@ _DRIVER_PACKAGES = {
 }
 
 
+#: The driver a URL without one names, the one flask_dbcase's extra installs,
+#: and how a URL names that one.
+_OTHER_DRIVERS = {
+    "MySQLdb": ("pymysql", "mysql+pymysql://"),
+    "psycopg2": ("psycopg", "postgresql+psycopg://"),
+}
+
+
 def _install_hint(module: str) -> str:
-    return "for example: " + _DRIVER_PACKAGES.get(module, f"pip install {module}")
+    hint = "for example: " + _DRIVER_PACKAGES.get(module, f"pip install {module}")
+    other = _OTHER_DRIVERS.get(module)
+    if other is not None and importlib.util.find_spec(other[0]) is not None:
+        hint += f"; or start the URL with '{other[1]}' to use {other[0]}, installed"
+    return hint
 
 
 def _raised_by_sqlalchemy(error: ImportError) -> bool:

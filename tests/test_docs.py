@@ -218,7 +218,7 @@ class ErrorsPageTests(unittest.TestCase):
             "pip install PyMySQL, which flask-dbcase's 'mysql' extra", message
         )
         # One line: no chain of SQLAlchemy's frames before it, nor the library's.
-        self.assertEqual(len(message.strip().splitlines()), 4, message)
+        self.assertEqual(len(message.strip().splitlines()), 1, message)
         self.assertDocumented(message)
 
     def test_create_app_returns_a_client_or_a_bad_url(self) -> None:
@@ -265,9 +265,9 @@ class ErrorsPageTests(unittest.TestCase):
         uri = url.render_as_string(hide_password=False)
         message = self.only_error(lambda: make_app(MEMORY, **{URI: uri}))
         self.assertDocumented(message)
-        # The message, and the one frame of setUpClass that raised it.
-        self.assertEqual(len(message.strip().splitlines()), 4, message)
-        self.assertNotIn("psycopg", message.split("TestDatabaseError")[0])
+        # The message alone: no frame of the library's, none of the driver's.
+        self.assertEqual(len(message.strip().splitlines()), 1, message)
+        self.assertTrue(message.startswith("flask_dbcase.backends.base."), message)
 
 
 URI = "SQLALCHEMY_DATABASE_URI"

@@ -107,6 +107,26 @@ class RunnerTests(unittest.TestCase):
         self.assertRegex(output, r"1 failed, 2 passed", output)
         self.assert_failure_at_the_test(output)
 
+    def test_setup_errors_show_no_library_frame(self) -> None:
+        module = MODULE.format(url=self.url).replace("return app", "return Flask")
+        with open(os.path.join(self.folder, "test_broken.py"), "w") as f:
+            f.write(module)
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        for runner in (["unittest"], ["pytest", "-p", "no:cacheprovider"]):
+            with self.subTest(runner=runner[0]):
+                done = subprocess.run(
+                    [sys.executable, "-m", *runner, "test_broken.py"],
+                    cwd=self.folder,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                output = done.stdout + done.stderr
+                self.assertIn("returned the class 'Flask', not a Flask app", output)
+                self.assertNotIn(f"flask_dbcase{os.sep}", output)
+                self.assertNotIn("raise error.with_traceback", output)
+
     def test_pytest_k(self) -> None:
         args = ("pytest", "-p", "no:cacheprovider", "-k", "sees_nothing")
         output = self.run_tests(*args, "test_items.py")

@@ -263,13 +263,24 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
     def test_driver_hints_name_the_package(self) -> None:
         from flask_dbcase.testcase import _install_hint
 
-        hint = _install_hint("MySQLdb")
-        self.assertEqual(hint, "for example: pip install mysqlclient")
+        hint = _install_hint("psycopg2")
+        self.assertTrue(hint.startswith("for example: pip install psycopg2-binary"))
         hint = _install_hint("pymysql")
         self.assertEqual(
             hint,
             "for example: pip install PyMySQL, which flask-dbcase's 'mysql' extra"
             " installs",
+        )
+
+    def test_driver_hint_names_the_driver_that_is_installed(self) -> None:
+        from flask_dbcase.testcase import _install_hint
+
+        # The test extras install PyMySQL: a bare 'mysql://' asks for MySQLdb.
+        hint = _install_hint("MySQLdb")
+        self.assertEqual(
+            hint,
+            "for example: pip install mysqlclient; or start the URL with"
+            " 'mysql+pymysql://' to use pymysql, installed",
         )
 
     def test_unrelated_import_error_is_left_alone(self) -> None:
