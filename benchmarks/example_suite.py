@@ -22,6 +22,8 @@ import time
 import typing as t
 import unittest
 
+from flask_dbcase import skips
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 MODULES = ("test_models", "test_api", "test_jobs")
@@ -38,6 +40,12 @@ class HandWrittenTestCase(unittest.TestCase):
         self.app: t.Any = self.create_app()  # type: ignore[attr-defined]
         self.app_context = self.app.app_context()
         self.app_context.push()
+        # The suite's skips by database apply here too.
+        method = getattr(self, self._testMethodName)
+        skipped = skips.reason(method, dict(db.engines))
+        if skipped:
+            self.app_context.pop()
+            raise unittest.SkipTest(skipped)
         db.create_all()
         set_up_test_data = getattr(type(self), "setUpTestData", None)
         if set_up_test_data is not None:
