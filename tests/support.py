@@ -240,6 +240,16 @@ def make_app(engine: Engine, **config: t.Any) -> Flask:
         db.session.commit()
         return {"id": author.id, "name": author.name}, 201
 
+    @app.post("/authors/<int:id>/rename")
+    def rename_author(id: int) -> str:
+        from flask import request
+
+        author = db.session.get(Author, id)
+        assert author is not None
+        author.name = request.json["name"]  # type: ignore[index]
+        db.session.commit()
+        return "renamed"
+
     @app.post("/authors/forgotten")
     def add_author_without_commit() -> str:
         from flask import request

@@ -175,7 +175,11 @@ class RowAssertions(_Mixin):
         )
 
     def test_none_matches_null(self) -> None:
-        self.assertDatabaseMissing(Book, title=None)
+        self.assertDatabaseHas(Note, text="remember", extra=None)
+        db.session.add(Note(text="kept", extra={"a": 1}))
+        db.session.flush()
+        self.assertDatabaseCount(Note, 1, extra=None)
+        self.assertDatabaseMissing(Note, text="kept", extra=None)
 
     def test_unknown_column_and_bad_model(self) -> None:
         with self.assertRaises(TypeError) as raised:

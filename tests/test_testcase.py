@@ -702,8 +702,9 @@ class ContextTests(unittest.TestCase):
                 db.session.add(author)
                 db.session.commit()
                 self.assertEqual(self.client.get("/authors").json, ["before"])
-                self.client.post("/authors", json={"name": "after"})
-                self.assertEqual(db.session.query(Author).count(), 2)
+                self.assertEqual(author.name, "before")  # loaded in the test
+                self.client.post(f"/authors/{author.id}/rename", json={"name": "x"})
+                self.assertEqual(author.name, "x")  # read again after the request
 
             def test_preserved_context(self) -> None:
                 from flask import request
