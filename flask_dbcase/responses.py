@@ -378,19 +378,31 @@ class ResponseAssertions(_TestCase):
 
     # -- templates and flashed messages --------------------------------------
 
-    def assertTemplateUsed(self, name: str, msg: str | None = None) -> None:
-        """Fail unless the template ``name`` was rendered during the test.
+    def assertTemplateUsed(
+        self, name: str, msg: str | None = None, *, count: int | None = None
+    ) -> None:
+        """Fail unless the template ``name`` was rendered during the test:
+        ``count`` times, or at least once.
 
         Works also with :attr:`~flask_dbcase.ClientTestCase.render_templates`
-        set to ``False``.
+        set to ``False``. A template included or extended counts as rendered
+        only if Flask's ``render_template`` rendered it by name.
 
         .. versionadded:: 0.1
         """
         names = [template.name for template in self.rendered_templates]
-        if name not in names:
+        if count is None and name not in names:
             self.fail(
                 self._formatMessage(
                     msg, f"Template {name!r} was not rendered; {_names(names)}."
+                )
+            )
+        if count is not None and names.count(name) != count:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"Template {name!r} was rendered {names.count(name)} time(s),"
+                    f" expected {count}; {_names(names)}.",
                 )
             )
 

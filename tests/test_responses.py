@@ -231,6 +231,18 @@ class Responses(ClientTestCase):
             " rendered: 'authors.html'.",
         )
 
+    def test_template_count(self) -> None:
+        self.client.get("/list")
+        self.client.get("/list")
+        self.assertTemplateUsed("authors.html", count=2)
+        self.assertTemplateUsed("other.html", count=0)
+        message = self.message(self.assertTemplateUsed, "authors.html", count=1)
+        self.assertEqual(
+            message,
+            "Template 'authors.html' was rendered 2 time(s), expected 1; rendered:"
+            " 'authors.html', 'authors.html'.",
+        )
+
     def test_templates_are_per_test(self) -> None:
         message = self.message(self.assertTemplateUsed, "authors.html")
         self.assertEqual(
