@@ -99,6 +99,9 @@ class _ClassState:
         self.db: SQLAlchemy
         #: The class's own ``app`` attribute, put back when the class ends.
         self.class_app: t.Any = _UNSET
+        #: The running test's app context, and the thread it runs in.
+        self.context: AppContext | None = None
+        self.thread = 0
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -211,6 +214,9 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         if cls.session_options:
             _configure_sessions(cls, db, cls.session_options)
         cls.addClassCleanup(_forget_class, cls)
+        refresh = _refresher(state)
+        appcontext_popped.connect(refresh, app)
+        cls.addClassCleanup(appcontext_popped.disconnect, refresh, app)
         with app.app_context():
             state.engines = dict(db.engines)
             skipped = skips.reason(cls, state.engines)
@@ -256,24 +262,22 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:
             raise RuntimeError(_no_class_setup(type(self)))
+        state = self._dbcase
         method = getattr(self, self._testMethodName, None)
-        skipped = skips.reason(method, self._dbcase.engines)
+        skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)
-        self.app_context = context = self._dbcase.app.app_context()
+        self.app_context = context = state.app.app_context()
         context.push()
         if context.url_adapter is None:
             # Without SERVER_NAME, url_for() works only during a request.
-            context.url_adapter = self._dbcase.app.url_map.bind("localhost")
+            context.url_adapter = state.app.url_map.bind("localhost")
         self._dbcase_ready = True
-        refresh = _refresher(self._dbcase.db, context)
-        appcontext_popped.connect(refresh, self._dbcase.app)
-        self.addCleanup(appcontext_popped.disconnect, refresh, self._dbcase.app)
+        state.context, state.thread = context, threading.get_ident()
         # The threads that run already: those the test starts are watched.
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
         self.addCleanup(self._end_test, context)
-        state = self._dbcase
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -290,6 +294,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     def _end_test(self, context: AppContext) -> None:
         """Pop the test's context and undo what the test did to the database."""
         self._dbcase_ready = False
+        self._dbcase.context = None
         try:
             context.pop()
         finally:
@@ -433,6 +438,7 @@ class TransactionalTestCase(DatabaseTestCase):
 
     def _end_test(self, context: AppContext) -> None:
         self._dbcase_ready = False
+        self._dbcase.context = None
         transaction = self._dbcase.transaction
         if transaction is None:  # the class could not be restored: said in setUp
             context.pop()
@@ -728,20 +734,22 @@ def _configure_sessions(
     cls.addClassCleanup(setattr, factory, "kw", saved)
 
 
-def _refresher(db: SQLAlchemy, context: AppContext) -> t.Callable[..., None]:
+def _refresher(state: _ClassState) -> t.Callable[..., None]:
     """Expire the test's session when code in the test ends an app context of
     its own (a CLI command, a job): what that context's session committed is
     read again, as after a request. Only in the test's thread: another's may
     not touch its session."""
-    thread = threading.get_ident()
 
     def refresh(app: Flask, **kwargs: t.Any) -> None:
-        if threading.get_ident() != thread or not has_app_context():
+        context = state.context
+        if context is None or threading.get_ident() != state.thread:
+            return
+        if not has_app_context():
             return
         # The test's context, or one the test pushed itself.
         current = t.cast(t.Any, app_ctx)._get_current_object()
-        if current.app is context.app and db.session.registry.has():
-            db.session.expire_all()
+        if current.app is context.app and state.db.session.registry.has():
+            state.db.session.expire_all()
 
     return refresh
 
