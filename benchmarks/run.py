@@ -316,13 +316,9 @@ ROWS = [
 CLASSES = 30
 
 
-def per_class_ms(base: type, engine: Engine) -> float:
+def per_class_ms(base: type, create: t.Callable[[type], t.Any], name: str) -> float:
     """Median time of a class with one empty test, setUpClass and tearDownClass
     included, the app shared (``reuse_app``): what each class adds."""
-
-    def create(cls: type) -> t.Any:
-        return create_app(engine.url, engine.audit_url)
-
     namespace = {
         "create_app": classmethod(create),
         "reuse_app": True,
@@ -330,7 +326,7 @@ def per_class_ms(base: type, engine: Engine) -> float:
     }
     times = []
     for number in range(CLASSES + 1):
-        case = type(f"{base.__name__}Class{number}", (base,), namespace)
+        case = type(f"{name}Class{number}", (base,), namespace)
         start = time.perf_counter()
         run(case)
         times.append(time.perf_counter() - start)
@@ -358,7 +354,8 @@ def measure(engine: Engine, n: int) -> dict[str, t.Any]:
                     row["checks"] = opened.checks / opened.connections
             row[kind] = per_test_ms(times)
         if isinstance(base, type):
-            row["class"] = per_class_ms(base, engine)
+            create = lambda cls: create_app(engine.url, engine.audit_url)  # noqa: E731
+            row["class"] = per_class_ms(base, create, base.__name__)
         figures[label] = row
         gc.collect()
     return figures
@@ -680,20 +677,8 @@ def class_cost(engine: Engine, counts: t.Sequence[int]) -> None:
             wide.init_app(app)
             return app
 
-        namespace = {
-            "create_app": classmethod(create),
-            "reuse_app": True,
-            "test_empty": lambda self: None,
-        }
-        times = []
-        for number in range(CLASSES + 1):
-            case = type(
-                f"Wide{tables}Class{number}", (TransactionalTestCase,), namespace
-            )
-            start = time.perf_counter()
-            run(case)
-            times.append(time.perf_counter() - start)
-        figures.append(f"{tables} tables {statistics.median(times[1:]) * 1000:.2f} ms")
+        ms = per_class_ms(TransactionalTestCase, create, f"Wide{tables}")
+        figures.append(f"{tables} tables {ms:.2f} ms")
     print(
         f"{engine.name}: each class adds (median of {CLASSES}): " + ", ".join(figures)
     )

@@ -411,23 +411,14 @@ def empty_tables(
     as others are deleted), the query is asked again after the deletes, and the
     tables it finds emptied again.
     """
-    tables, probe = _probe(metadata)
-    if not tables:
+    if not metadata.tables:
         return
     mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
     expected = _test_database(engine)
-    if expected is not None:
-        probe = _on_database(metadata, probe)
     with _prober(engine).begin() as connection:
-        if expected is not None:  # named, wherever the connection is
-            connection = connection.execution_options(
-                schema_translate_map={None: expected}
-            )
+        connection = _named(connection, expected)
         for _ in range(_ROUNDS if until_empty else 1):
-            found: t.Sequence[t.Any] = connection.execute(probe).one()
-            if expected is not None:
-                found = _check_database(connection, found, expected)
-            filled = [table for table, rows in zip(tables, found, strict=True) if rows]
+            filled = _filled(connection, metadata, expected)
             if not filled:
                 return
             _delete(connection, filled, mysql)
@@ -452,27 +443,39 @@ def _delete(connection: sa.Connection, tables: list[sa.Table], mysql: bool) -> N
 
 def rows_left(metadata: sa.MetaData, engine: sa.Engine) -> dict[str, int]:
     """Count the rows of the tables of ``metadata`` that have any, by table name."""
-    tables, probe = _probe(metadata)
-    if not tables:
+    if not metadata.tables:
         return {}
     expected = _test_database(engine)
-    if expected is not None:
-        probe = _on_database(metadata, probe)
     with _prober(engine).connect() as connection:
-        if expected is not None:  # named, wherever the connection is
-            connection = connection.execution_options(
-                schema_translate_map={None: expected}
-            )
-        found: t.Sequence[t.Any] = connection.execute(probe).one()
-        if expected is not None:
-            found = _check_database(connection, found, expected)
+        connection = _named(connection, expected)
         return {
             table.name: int(
                 connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
             )
-            for table, rows in zip(tables, found, strict=True)
-            if rows
+            for table in _filled(connection, metadata, expected)
         }
+
+
+def _named(connection: sa.Connection, expected: str | None) -> sa.Connection:
+    """On MySQL, name the test database in every statement, wherever a USE
+    moved the connection."""
+    if expected is None:
+        return connection
+    return connection.execution_options(schema_translate_map={None: expected})
+
+
+def _filled(
+    connection: sa.Connection, metadata: sa.MetaData, expected: str | None
+) -> list[sa.Table]:
+    """The tables of ``metadata`` that have rows, children first, asked in one
+    query; on MySQL, the same query checks where the connection is."""
+    tables, probe = _probe(metadata)
+    if expected is not None:
+        probe = _on_database(metadata, probe)
+    found: t.Sequence[t.Any] = connection.execute(probe).one()
+    if expected is not None:
+        found = _check_database(connection, found, expected)
+    return [table for table, rows in zip(tables, found, strict=True) if rows]
 
 
 _probes: weakref.WeakKeyDictionary[sa.MetaData, tuple[list[sa.Table], t.Any]] = (

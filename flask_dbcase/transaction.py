@@ -206,25 +206,29 @@ class _Savepoints:
 
     def commit_app(self) -> None:
         """The application committed: what it did is kept."""
-        if self.pending:  # nothing reached the database since it began
-            self.kept = len(self.pending) > 1
-            self.pending = ()
-        elif self.base == APP_SAVEPOINT and self.family != "mysql":
-            self.kept = True
+        if not self._unsent() and self.base == APP_SAVEPOINT:
+            self.kept = self.family != "mysql"
         self.base = None
         self.dirty = False
 
     def rollback_app(self) -> None:
         """The application rolled back: undo what it did since it began."""
-        if self.pending:  # nothing reached the database since it began
-            self.kept = len(self.pending) > 1
-            self.pending = ()
+        if self._unsent():
             self.base = None  # the next transaction asks for its own
         else:
             self.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {self.base}")
         if self.ended:
             self.base = None  # nothing to roll back to: the next begins anew
         self.dirty = False
+
+    def _unsent(self) -> bool:
+        """Forget the savepoint asked for if nothing reached the database since;
+        tell whether it was."""
+        if not self.pending:
+            return False
+        self.kept = len(self.pending) > 1  # the last one's release is still owed
+        self.pending = ()
+        return True
 
     def begin_tests(self) -> None:
         """Mark the state every test starts from and rolls back to."""
@@ -502,15 +506,7 @@ class _Cursor:
                 self._skipped = True
                 return self
             database = state.session.before(text, head)
-        if _banned:
-            _refuse_banned()
-        if state.pending:
-            state.send_pending()
-        found = self._cursor.execute(statement, *args, **kwargs)
-        state.check_ended()
-        if database is not None:
-            state.session.after(database)
-        return self if found is self._cursor else found
+        return self._send(self._cursor.execute, database, statement, args, kwargs)
 
     def executescript(self, script: str) -> _Cursor:
         for statement in _statements(script):
@@ -519,15 +515,27 @@ class _Cursor:
 
     def executemany(self, statement: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._skipped = False
-        state = self._shared._savepoints
         database = None
         if isinstance(statement, str):
-            database = state.session.before(*_readable(statement))
+            database = self._shared._savepoints.session.before(*_readable(statement))
+        method = self._cursor.executemany
+        return self._send(method, database, statement, args, kwargs)
+
+    def _send(
+        self,
+        method: t.Callable[..., t.Any],
+        database: t.Any,
+        statement: t.Any,
+        args: tuple[t.Any, ...],
+        kwargs: dict[str, t.Any],
+    ) -> t.Any:
+        """Send a statement the test may send, in its transaction."""
+        state = self._shared._savepoints
         if _banned:
             _refuse_banned()
         if state.pending:
             state.send_pending()
-        found = self._cursor.executemany(statement, *args, **kwargs)
+        found = method(statement, *args, **kwargs)
         state.check_ended()
         if database is not None:
             state.session.after(database)
@@ -833,24 +841,26 @@ def _still_open(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
     connection is in a transaction; ``None`` where the driver cannot tell."""
     if isinstance(getattr(dbapi_connection, "in_transaction", None), bool):
         return lambda: bool(dbapi_connection.in_transaction)  # sqlite3
-    info = getattr(dbapi_connection, "info", None)
-    if info is not None and hasattr(info, "transaction_status"):  # psycopg
-        return lambda: int(info.transaction_status) != 0  # 0: idle
-    status = getattr(dbapi_connection, "get_transaction_status", None)
-    if callable(status):  # psycopg2
-        return lambda: int(status()) != 0
-    return None
+    status = _pg_status(dbapi_connection)
+    return None if status is None else lambda: status() != 0  # 0: idle
 
 
 def _failed(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
     """A function that tells, from what the driver knows, whether a failed
     statement aborted the transaction (PostgreSQL); ``None`` elsewhere."""
+    status = _pg_status(dbapi_connection)
+    return None if status is None else lambda: status() == 3  # in error
+
+
+def _pg_status(dbapi_connection: t.Any) -> t.Callable[[], int] | None:
+    """libpq's transaction status of a psycopg or psycopg2 connection, read
+    without a round trip; ``None`` for other drivers."""
     info = getattr(dbapi_connection, "info", None)
     if info is not None and hasattr(info, "transaction_status"):  # psycopg
-        return lambda: int(info.transaction_status) == 3  # INERROR
+        return lambda: int(info.transaction_status)
     status = getattr(dbapi_connection, "get_transaction_status", None)
     if callable(status):  # psycopg2
-        return lambda: int(status()) == 3
+        return lambda: int(status())
     return None
 
 
