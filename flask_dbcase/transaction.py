@@ -570,8 +570,20 @@ class _Cursor:
     def close(self) -> None:
         self._cursor.close()
 
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._cursor, name)
+        found = getattr(self._cursor, name)
+        state = self._shared._savepoints
+        if state.pending and callable(found):
+            # What else the cursor does (psycopg's copy() and stream(),
+            # callproc()) may change rows too: the savepoint goes first.
+            state.send_pending()
+        return found
 
 
 class _Database:

@@ -169,6 +169,57 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_statement_failing_after_a_commit(self) -> None:
+        # On PostgreSQL the savepoint travels in one pipeline with the statement
+        # that fails: it must be set all the same.
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="kept"))
+            db.session.commit()
+            db.session.add(Author(name="kept"))
+            with case.assertRaises(sa.exc.IntegrityError):
+                db.session.flush()
+            db.session.rollback()
+            case.assertEqual(authors(), ["base", "kept"])
+            db.session.add(Author(name="after"))
+            db.session.commit()
+            db.session.add(Author(name="undone"))
+            db.session.flush()
+            db.session.rollback()
+            case.assertEqual(authors(), ["after", "base", "kept"])
+
+        self.check(escape)
+
+    def test_server_side_cursor_after_a_commit(self) -> None:
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="kept"))
+            db.session.commit()
+            query = sa.select(Author.name).order_by(Author.name)
+            found = db.session.execute(query.execution_options(stream_results=True))
+            case.assertEqual(list(found.scalars()), ["base", "kept"])
+            db.session.add(Author(name="undone"))
+            db.session.flush()
+            db.session.rollback()
+            case.assertEqual(authors(), ["base", "kept"])
+
+        self.check(escape)
+
+    def test_copy_after_a_commit(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's copy()")
+
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="kept"))
+            db.session.commit()
+            raw = db.session.connection().connection.dbapi_connection
+            with raw.cursor() as cursor:
+                with cursor.copy("COPY author (name) FROM STDIN") as copy:
+                    copy.write_row(("copied",))
+            case.assertEqual(authors(), ["base", "copied", "kept"])
+            db.session.rollback()
+            case.assertEqual(authors(), ["base", "kept"])
+
+        self.check(escape)
+
     def test_pysqlite_executescript(self) -> None:
         if not self.engine.url.startswith("sqlite"):
             self.skipTest("pysqlite's method")
