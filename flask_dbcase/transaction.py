@@ -12,6 +12,7 @@ outlives the test.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import typing as t
 import weakref
@@ -161,6 +162,9 @@ class _Savepoints:
         self.kept = False
         #: Whether the driver takes several statements in one call.
         self.batches = family == "postgresql"
+        #: The driver's pipeline (psycopg 3's), in which the savepoint and the
+        #: statement that needs it travel together: one round trip, not two.
+        self.pipeline, self.pipelined = _pipeline(dbapi_connection)
         self._cursor: t.Any = None
 
     def run(self, sql: str) -> None:
@@ -534,8 +538,34 @@ class _Cursor:
         if _banned:
             _refuse_banned()
         if state.pending:
+            # Only a statement with parameters: without, psycopg sends it in
+            # the simple protocol, which takes several statements in one
+            # string, and a pipeline would refuse them.
+            if type(self._cursor) is state.pipelined and (args[0] if args else None):
+                found = self._pipelined(state, method, statement, args, kwargs)
+                return self._after(state, database, found)
             state.send_pending()
         found = method(statement, *args, **kwargs)
+        return self._after(state, database, found)
+
+    def _pipelined(
+        self,
+        state: _Savepoints,
+        method: t.Callable[..., t.Any],
+        statement: t.Any,
+        args: tuple[t.Any, ...],
+        kwargs: dict[str, t.Any],
+    ) -> t.Any:
+        """Send the pending savepoint and the statement in one pipeline: the
+        server answers both in one round trip."""
+        pending, state.pending = state.pending, ()
+        own = state.cursor()
+        with state.pipeline():
+            for sql in pending:
+                own.execute(sql)
+            return method(statement, *args, **kwargs)
+
+    def _after(self, state: _Savepoints, database: t.Any, found: t.Any) -> t.Any:
         state.check_ended()
         if database is not None:
             state.session.after(database)
@@ -862,6 +892,16 @@ def _failed(dbapi_connection: t.Any) -> t.Callable[[], bool] | None:
     statement aborted the transaction (PostgreSQL); ``None`` elsewhere."""
     status = _pg_status(dbapi_connection)
     return None if status is None else lambda: status() == 3  # in error
+
+
+def _pipeline(dbapi_connection: t.Any) -> tuple[t.Any, type | None]:
+    """psycopg 3's ``pipeline()`` of the connection, and the cursor class that
+    may run in it (not the server-side cursors); ``None`` for other drivers,
+    which send the savepoint on its own."""
+    psycopg = sys.modules.get("psycopg")  # imported if the connection is its
+    if psycopg is None or type(dbapi_connection) is not psycopg.Connection:
+        return None, None
+    return dbapi_connection.pipeline, psycopg.Cursor
 
 
 def _pg_status(dbapi_connection: t.Any) -> t.Callable[[], int] | None:

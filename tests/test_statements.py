@@ -6,6 +6,7 @@ own included, so these counts are exact and deterministic.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import tempfile
@@ -210,20 +211,57 @@ class ConnectionCostTests(unittest.TestCase):
 
 
 class CommitCost:
-    """A commit of the code under test costs at most one round trip to the
-    server: the savepoint the next transaction needs (PostgreSQL sends the
-    release of the last one with it; MySQL needs none, as a savepoint replaces
-    one of the same name). SQLite, in the process, takes both as statements."""
+    """A commit of the code under test costs the server at most one round trip:
+    the savepoint the next transaction needs. psycopg sends it in one pipeline
+    with the statement that needs it, so it costs none; PostgreSQL releases the
+    last one with it; MySQL needs no release, as a savepoint replaces one of the
+    same name. SQLite, in the process, takes both as statements."""
 
     engine: t.ClassVar[t.Any]
 
     def test_thirty_commits_then_a_rollback(self) -> None:
-        sent: list[str] = []
-        original = transaction._Savepoints.run
+        # What the library sent, by round trip: its own, or shared with the
+        # application's statement in a pipeline.
+        trips: list[tuple[str, list[str]]] = []
+        in_pipeline: list[bool] = []
+        original_cursor = transaction._Savepoints.cursor
+        original_pipeline = transaction._pipeline
 
-        def run(state: t.Any, sql: str) -> None:
-            sent.append(sql)
-            original(state, sql)
+        class Recorded:
+            def __init__(self, cursor: t.Any) -> None:
+                self.cursor = cursor
+
+            def execute(self, sql: str, *args: t.Any) -> t.Any:
+                if in_pipeline:
+                    trips[-1][1].append(sql)
+                else:
+                    trips.append(("own", [sql]))
+                return self.cursor.execute(sql, *args)
+
+            def __getattr__(self, name: str) -> t.Any:
+                return getattr(self.cursor, name)
+
+        def cursor(state: t.Any) -> Recorded:
+            return Recorded(original_cursor(state))
+
+        def pipeline(dbapi_connection: t.Any) -> tuple[t.Any, t.Any]:
+            enter, kind = original_pipeline(dbapi_connection)
+            if enter is None:
+                return enter, kind
+
+            @contextlib.contextmanager
+            def recorded() -> t.Iterator[None]:
+                trips.append(("shared", []))
+                in_pipeline.append(True)
+                try:
+                    with enter():
+                        yield
+                finally:
+                    in_pipeline.pop()
+
+            return recorded, kind
+
+        seen: list[tuple[str, list[str]]] = []
 
         class Case(TransactionalTestCase):
             @classmethod
@@ -231,31 +269,40 @@ class CommitCost:
                 return make_app(self.engine)
 
             def test_commits(self) -> None:
-                with mock.patch.object(transaction._Savepoints, "run", run):
-                    for i in range(30):
-                        db.session.add(Author(name=f"a{i}"))
-                        db.session.commit()
-                    db.session.add(Author(name="rolled back"))
-                    db.session.flush()
-                    db.session.rollback()
+                trips.clear()
+                for i in range(30):
+                    db.session.add(Author(name=f"a{i}"))
+                    db.session.commit()
+                db.session.add(Author(name="rolled back"))
+                db.session.flush()
+                db.session.rollback()
                 # Back to the last commit, not to an earlier one.
                 names = set(db.session.scalars(sa.select(Author.name)))
                 self.assertEqual(names, {f"a{i}" for i in range(30)})
+                seen.extend(trips)
 
-        result = run_case(Case)
+        with (
+            mock.patch.object(transaction._Savepoints, "cursor", cursor),
+            mock.patch.object(transaction, "_pipeline", pipeline),
+        ):
+            result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
+        sent = [sql for _, trip in seen for sql in trip]
         statements = [part for sql in sent for part in sql.split("; ")]
         # 30 transactions after the first, each with its savepoint; the app's
         # rollback went back to the last one.
-        self.assertEqual(statements.count(f"SAVEPOINT {APP}"), 30, sent)
-        self.assertEqual(statements.count(f"ROLLBACK TO SAVEPOINT {APP}"), 1, sent)
+        self.assertEqual(statements.count(f"SAVEPOINT {APP}"), 30, seen)
+        self.assertEqual(statements.count(f"ROLLBACK TO SAVEPOINT {APP}"), 1, seen)
         releases = statements.count(f"RELEASE SAVEPOINT {APP}")
         # Each released before the next is set, so that they never nest; on
         # MySQL the next replaces it.
-        self.assertEqual(releases, 0 if self.engine.mysql else 29, sent)
-        self.assertEqual(len(statements), 31 + releases, sent)
-        if not self.engine.name.startswith("sqlite"):
-            self.assertEqual(len(sent), 31, sent)  # one round trip each
+        self.assertEqual(releases, 0 if self.engine.mysql else 29, seen)
+        self.assertEqual(len(statements), 31 + releases, seen)
+        own = [trip for kind, trip in seen if kind == "own"]
+        if self.engine.url.startswith("postgresql+psycopg:"):
+            self.assertEqual(len(own), 1, seen)  # the rollback's
+        elif not self.engine.url.startswith("sqlite"):
+            self.assertEqual(len(own), 31, seen)  # one round trip each
 
 
 APP = transaction.APP_SAVEPOINT
