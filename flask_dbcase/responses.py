@@ -6,7 +6,13 @@ import html.parser
 import json
 import typing as t
 import unittest
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlencode
 from urllib.parse import urljoin
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import jinja2
 from flask import message_flashed
@@ -26,6 +32,49 @@ else:
 
 #: The status codes a redirect may have.
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+#: The port each scheme has unless a URL names another.
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+#: What a path segment, the query and the fragment may hold unencoded (RFC 3986).
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
+_QUERY_SAFE = "!$'()*,;:@/?"
+_FRAGMENT_SAFE = _SEGMENT_SAFE + "/?"
+
+
+def normalized_url(url: str, base: str = "http://localhost/") -> str:
+    """``url`` resolved against ``base`` and written one way, so that two URLs
+    a browser treats alike compare equal.
+
+    The scheme and host are lowercased and a default port dropped; each part is
+    decoded and encoded again (``%7E`` and ``~``, a space and ``%20``, are one),
+    an encoded ``/`` in a path staying encoded; in the query, ``+`` is a space
+    and the parameters are sorted by name, those of one name keeping their
+    order, which a form's list depends on.
+
+    .. versionadded:: 0.1
+    """
+    parts = urlsplit(urljoin(base, url))
+    scheme = parts.scheme.lower()
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 address
+        netloc = f"[{netloc}]"
+    if parts.username is not None:
+        user = parts.username
+        if parts.password is not None:
+            user = f"{user}:{parts.password}"
+        netloc = f"{user}@{netloc}"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{parts.port}"
+    segments = parts.path.split("/")
+    path = "/".join(quote(unquote(part), safe=_SEGMENT_SAFE) for part in segments)
+    if netloc and not path:
+        path = "/"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    pairs.sort(key=lambda pair: pair[0])
+    query = urlencode(pairs, quote_via=quote, safe=_QUERY_SAFE)
+    fragment = quote(unquote(parts.fragment), safe=_FRAGMENT_SAFE)
+    return urlunsplit((scheme, netloc, path, query, fragment))
 
 
 class RenderedTemplate(t.NamedTuple):
@@ -260,7 +309,7 @@ class ResponseAssertions(_TestCase):
             )
         header = response.headers.get("Location", "")
         base = response.request.url if response.request else "http://localhost/"
-        if urljoin(base, header) != urljoin(base, location):
+        if normalized_url(header, base) != normalized_url(location, base):
             self.fail(
                 self._formatMessage(
                     msg,
@@ -281,6 +330,25 @@ class ResponseAssertions(_TestCase):
                     " AssertionError in the app (its traceback is above)."
                 ) from error
             self.assertStatus(target, target_status_code, msg)
+
+    def assertURLEqual(self, first: str, second: str, msg: str | None = None) -> None:
+        """Fail unless the URLs ``first`` and ``second`` are the same once
+        normalised (see :func:`normalized_url`): query order, percent-encoding,
+        ``+`` for a space in the query and default ports do not matter. A
+        relative URL is resolved against the app's: ``http://localhost/``
+        unless ``SERVER_NAME`` says otherwise, as for the test client.
+
+        .. versionadded:: 0.1
+        """
+        state = getattr(self, "_dbcase", None)
+        base = _base_url(getattr(state, "app", None))
+        one, other = normalized_url(first, base), normalized_url(second, base)
+        if one != other:
+            self.fail(
+                self._formatMessage(
+                    msg, f"{first!r} != {second!r} (normalised: {one} != {other})."
+                )
+            )
 
     # -- body --------------------------------------------------------------
 
@@ -453,6 +521,16 @@ class ResponseAssertions(_TestCase):
                     f" Flashed:{flashed}",
                 )
             )
+
+
+def _base_url(app: Flask | None) -> str:
+    """Where the test client's requests go: ``http://localhost/``, or the app's
+    ``SERVER_NAME``."""
+    config = getattr(app, "config", None) or {}
+    server = config.get("SERVER_NAME")
+    if not server:
+        return "http://localhost/"
+    return f"{config.get('PREFERRED_URL_SCHEME') or 'http'}://{server}/"
 
 
 def _request_line(response: TestResponse) -> str:

@@ -54,6 +54,10 @@ def shop_app() -> Flask:
     def elsewhere() -> t.Any:
         return redirect("https://example.com/away", 301)
 
+    @app.get("/spaced")
+    def spaced() -> t.Any:
+        return redirect("/a%20b/?b=2&q=x+y&a=1")
+
     @app.get("/moved")
     def moved() -> t.Any:
         return redirect("/missing", 307)
@@ -118,6 +122,63 @@ class Responses(ClientTestCase):
         self.assertRedirects(response, url_for("listing"))
         self.assertRedirects(response, "/list", status_code=302, target_status_code=200)
         self.assertRedirects(self.client.get("/elsewhere"), "https://example.com/away")
+
+    def test_redirects_compare_urls_normalised(self) -> None:
+        response = self.client.get("/spaced")
+        self.assertRedirects(response, "/a b/?a=1&b=2&q=x%20y")
+        self.assertRedirects(response, "http://localhost:80/a%20b/?q=x+y&a=1&b=2")
+        message = self.message(self.assertRedirects, response, "/a b/?a=1&b=3&q=x y")
+        self.assertEqual(
+            message,
+            "GET /spaced redirects to '/a%20b/?b=2&q=x+y&a=1', not to"
+            " '/a b/?a=1&b=3&q=x y'.",
+        )
+
+    def test_url_equal(self) -> None:
+        same = [
+            ("/a b/", "/a%20b/"),
+            ("/search?q=a+b", "/search?q=a%20b"),
+            ("/s?a=1&b=2", "/s?b=2&a=1"),
+            ("http://localhost:80/x", "/x"),
+            ("https://Example.COM:443", "https://example.com/"),
+            ("/%7e", "/~"),
+            ("/x#top%20part", "/x#top part"),
+            (url_for("listing"), "/list"),
+        ]
+        for first, second in same:
+            with self.subTest(first=first, second=second):
+                self.assertURLEqual(first, second)
+        different = [
+            ("/a%2Fb", "/a/b"),  # an encoded slash is part of the segment
+            ("/s?a=1&a=2", "/s?a=2&a=1"),  # a list's order is kept
+            ("/s?q=%2B", "/s?q=+"),  # a plus sign, not a space
+            ("http://localhost/x", "https://localhost/x"),
+            ("http://localhost:8080/x", "/x"),
+            ("/x", "/x/"),
+            ("/x#a", "/x#b"),
+            ("/list?q=", "/list"),
+        ]
+        for first, second in different:
+            with self.subTest(first=first, second=second):
+                with self.assertRaises(self.failureException):
+                    self.assertURLEqual(first, second)
+
+    def test_url_equal_failure(self) -> None:
+        message = self.message(self.assertURLEqual, "/s?b=2&a=1", "/s?a=1&b=3")
+        self.assertEqual(
+            message,
+            "'/s?b=2&a=1' != '/s?a=1&b=3' (normalised: http://localhost/s?a=1&b=2"
+            " != http://localhost/s?a=1&b=3).",
+        )
+        message = self.message(self.assertURLEqual, "/x", "/y", "links")
+        self.assertTrue(message.endswith(" : links"), message)
+
+    def test_url_equal_resolves_against_server_name(self) -> None:
+        self.app.config["SERVER_NAME"] = "shop.test"
+        self.addCleanup(self.app.config.__setitem__, "SERVER_NAME", None)
+        self.assertURLEqual("/x", "http://shop.test/x")
+        with self.assertRaises(self.failureException):
+            self.assertURLEqual("/x", "http://localhost/x")
 
     def test_redirect_failures(self) -> None:
         message = self.message(self.assertRedirects, self.client.get("/list"), "/x")
