@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import io
 import os
 import sys
 import threading
@@ -18,6 +19,7 @@ from flask import Flask
 from flask import has_app_context
 from flask import url_for
 from flask.globals import app_ctx
+from flask.testing import EnvironBuilder
 from flask.testing import FlaskClient
 
 from . import database
@@ -102,6 +104,10 @@ class _ClassState:
         #: The running test's app context, and the thread it runs in.
         self.context: AppContext | None = None
         self.thread = 0
+        #: The WSGI environment of the tests' request contexts, and the
+        #: configuration it was built for.
+        self.environ: dict[str, t.Any] = {}
+        self.environ_for: tuple[t.Any, ...] | None = None
 
 
 class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
@@ -267,17 +273,19 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)
-        self.app_context = context = state.app.app_context()
-        context.push()
-        if context.url_adapter is None:
-            # Without SERVER_NAME, url_for() works only during a request.
-            context.url_adapter = state.app.url_map.bind("localhost")
+        app = state.app
+        request_context = app.request_context(_test_environ(state, app))
+        request_context.push()
+        # Flask 3.1 pushes an app context with the request; later ones, one
+        # context holding both.
+        context = t.cast(t.Any, app_ctx)._get_current_object()
+        self.app_context = context
         self._dbcase_ready = True
         state.context, state.thread = context, threading.get_ident()
         # The threads that run already: those the test starts are watched.
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
-        self.addCleanup(self._end_test, context)
+        self.addCleanup(self._end_test, request_context)
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -291,7 +299,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
             state.fixtures.insert(state.fixture_rows)
             self._dbcase.db.session.commit()
 
-    def _end_test(self, context: AppContext) -> None:
+    def _end_test(self, context: _Context) -> None:
         """Pop the test's context and undo what the test did to the database."""
         self._dbcase_ready = False
         self._dbcase.context = None
@@ -436,7 +444,7 @@ class TransactionalTestCase(DatabaseTestCase):
                 " its data: this test cannot run isolated."
             )
 
-    def _end_test(self, context: AppContext) -> None:
+    def _end_test(self, context: _Context) -> None:
         self._dbcase_ready = False
         self._dbcase.context = None
         transaction = self._dbcase.transaction
@@ -732,6 +740,33 @@ def _configure_sessions(
     saved = factory.kw
     factory.kw = {**saved, **options}
     cls.addClassCleanup(setattr, factory, "kw", saved)
+
+
+#: What a test pushes: Flask 3.1's request context, later Flask's app context.
+_Context = t.Any
+
+
+def _test_environ(state: _ClassState, app: Flask) -> dict[str, t.Any]:
+    """The WSGI environment of a test's request context: ``GET /`` where the
+    test client sends its requests, the class's ``override_config`` counted.
+    Built once per class, again if the test's configuration moves the app."""
+    config = {**app.config, **state.overrides}
+    key = tuple(
+        config.get(name)
+        for name in ("SERVER_NAME", "APPLICATION_ROOT", "PREFERRED_URL_SCHEME")
+    )
+    if state.environ_for != key:
+        server, root, scheme = key
+        base_url = f"{scheme or 'http'}://{server or 'localhost'}/"
+        builder = EnvironBuilder(app, base_url=base_url + (root or "").lstrip("/"))
+        try:
+            state.environ = builder.get_environ()
+        finally:
+            builder.close()
+        state.environ_for = key
+    environ = dict(state.environ)
+    environ["wsgi.input"] = io.BytesIO()
+    return environ
 
 
 def _refresher(state: _ClassState) -> t.Callable[..., None]:

@@ -13,12 +13,16 @@ from unittest import mock
 import sqlalchemy as sa
 from flask import Flask
 from flask import g
+from flask import has_request_context
+from flask import request
 from flask import url_for
+from flask.globals import app_ctx
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_dbcase import ClientTestCase
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import ImplicitCommitError
+from flask_dbcase import override_config
 from flask_dbcase import TransactionalTestCase
 
 from .support import Author
@@ -642,12 +646,39 @@ class ContextTests(unittest.TestCase):
             create_app = staticmethod(memory_app)
 
             def test_a(self) -> None:
-                relative = url_for("list_authors", _external=False)
-                self.assertEqual(relative, "/authors")
-                external = url_for("list_authors")
+                # As in a view, and as Flask-Testing and Django's reverse give.
+                self.assertEqual(url_for("list_authors"), "/authors")
+                external = url_for("list_authors", _external=True)
                 self.assertEqual(external, "http://localhost/authors")
+                self.assertTrue(has_request_context())
+                self.assertEqual(
+                    (request.method, request.url), ("GET", "http://localhost/")
+                )
+                self.assertIs(self.app_context, app_ctx._get_current_object())
+
+            def test_b_a_request_of_its_own(self) -> None:
+                request.environ["dbcase.mark"] = True
+                g.mark = True
+
+            def test_c_fresh(self) -> None:
+                self.assertNotIn("dbcase.mark", request.environ)
+                self.assertNotIn("mark", g)
 
         result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(result.testsRun, 3)
+
+        @override_config(SERVER_NAME="shop.test", APPLICATION_ROOT="/app")
+        class Elsewhere(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_where_the_client_goes(self) -> None:
+                self.assertEqual(url_for("list_authors"), "/app/authors")
+                external = url_for("list_authors", _external=True)
+                self.assertEqual(external, "http://shop.test/app/authors")
+                self.assertEqual(request.url, "http://shop.test/app/")
+
+        result = run_case(Elsewhere)
         self.assertTrue(result.wasSuccessful(), result.problems())
 
     def test_context_is_popped_after_each_test(self) -> None:
