@@ -203,6 +203,14 @@ class _Savepoints:
         """Send the savepoint statements the next statement needs: at once, where
         the driver takes them in one call."""
         pending, self.pending = self.pending, ()
+        if self.pipeline is not None and len(pending) > 1:
+            # One round trip, also inside a pipeline the application opened,
+            # which would refuse several statements in one string.
+            own = self.cursor()
+            with self.pipeline():
+                for sql in pending:
+                    own.execute(sql)
+            return
         if self.batches and len(pending) > 1:
             pending = ("; ".join(pending),)
         for sql in pending:
@@ -364,13 +372,18 @@ class SharedConnection:
         set_(self, "_autocommit", autocommit)
 
     def cursor(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        state = self._savepoints
         if _banned:
             _refuse_banned()
+        return _Cursor(self, self._dbapi.cursor(*args, **kwargs))
+
+    def begin(self) -> _Savepoints:
+        """A statement is about to run: in the application's transaction, begun
+        if the last one ended, even through a cursor made before it did."""
+        state = self._savepoints
         if state.base is None and not self._autocommit:
             state.begin_app()
         state.dirty = True
-        return _Cursor(self, self._dbapi.cursor(*args, **kwargs))
+        return state
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         # Some drivers (sqlite3, psycopg) offer execute() on the connection itself.
@@ -534,9 +547,9 @@ class _Cursor:
         kwargs: dict[str, t.Any],
     ) -> t.Any:
         """Send a statement the test may send, in its transaction."""
-        state = self._shared._savepoints
         if _banned:
             _refuse_banned()
+        state = self._shared.begin()
         if state.pending:
             # Only a statement with parameters: without, psycopg sends it in
             # the simple protocol, which takes several statements in one
@@ -608,11 +621,13 @@ class _Cursor:
 
     def __getattr__(self, name: str) -> t.Any:
         found = getattr(self._cursor, name)
-        state = self._shared._savepoints
-        if state.pending and callable(found):
+        if callable(found):
             # What else the cursor does (psycopg's copy() and stream(),
-            # callproc()) may change rows too: the savepoint goes first.
-            state.send_pending()
+            # callproc()) may change rows too: in the application's
+            # transaction, its savepoint set first.
+            state = self._shared.begin()
+            if state.pending:
+                state.send_pending()
         return found
 
 

@@ -131,6 +131,20 @@ def cursor_commit(case: t.Any) -> None:
     cursor.close()
 
 
+def cursor_across_commit(case: t.Any) -> None:
+    raw = db.session.connection().connection.dbapi_connection
+    cursor = raw.cursor()
+    kept, undone = _name(), _name()
+    cursor.execute(f"INSERT INTO author (name) VALUES ('{kept}')")
+    raw.commit()
+    cursor.execute(f"INSERT INTO author (name) VALUES ('{undone}')")
+    raw.rollback()  # the second insert only: it began a transaction of its own
+    cursor.close()
+    query = sa.select(Author.name).where(Author.name.in_([kept, undone]))
+    found = list(db.session.scalars(query))
+    case.assertEqual(found, [kept], "a rollback after a commit missed")
+
+
 def autocommit_connection(case: t.Any) -> None:
     with db.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -286,6 +300,7 @@ OPERATIONS: dict[str, t.Callable[[t.Any], None]] = {
         rollback_as_sql,
         rollback_keeps_commits,
         cursor_commit,
+        cursor_across_commit,
         autocommit_connection,
         ddl,
         lock_tables,

@@ -220,6 +220,45 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_cursor_kept_across_a_commit(self) -> None:
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            cursor = raw.cursor()
+            cursor.execute("INSERT INTO author (name) VALUES ('kept')")
+            raw.commit()
+            # In production this begins a new transaction, which the rollback
+            # undoes.
+            cursor.execute("INSERT INTO author (name) VALUES ('undone')")
+            raw.rollback()
+            case.assertEqual(authors(), ["base", "kept"])
+            db.session.add(Author(name="session"))
+            db.session.commit()
+            cursor.execute("INSERT INTO author (name) VALUES ('undone too')")
+            raw.rollback()
+            cursor.close()
+            case.assertEqual(authors(), ["base", "kept", "session"])
+
+        self.check(escape)
+
+    def test_own_pipeline_after_commits(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's pipeline()")
+
+        def escape(case: t.Any) -> None:
+            for name in ("one", "two"):
+                db.session.add(Author(name=name))
+                db.session.commit()
+            raw = db.session.connection().connection.dbapi_connection
+            with raw.pipeline():
+                cursor = raw.cursor()
+                cursor.execute("SELECT 1")
+                cursor.execute("INSERT INTO author (name) VALUES (%s)", ("piped",))
+            case.assertEqual(authors(), ["base", "one", "piped", "two"])
+            raw.rollback()
+            case.assertEqual(authors(), ["base", "one", "two"])
+
+        self.check(escape)
+
     def test_pysqlite_executescript(self) -> None:
         if not self.engine.url.startswith("sqlite"):
             self.skipTest("pysqlite's method")
