@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import inspect
@@ -26,6 +27,7 @@ from . import database
 from . import fixtures
 from . import migrations as alembic_migrations
 from . import skips
+from .assertions import CapturedQueries
 from .assertions import DatabaseAssertions
 from .backends import TestDatabaseError
 from .client import _login
@@ -135,6 +137,9 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     #: The application context pushed for the current test.
     app_context: AppContext
 
+    #: What the test sent so far, recorded for :attr:`debug_sql`.
+    _dbcase_sent: CapturedQueries | None = None
+
     #: Build the app once per process instead of once per class, and share it, with
     #: its engines and their pooled connections, among the classes that have the
     #: same ``create_app`` and set this too. Saves building the app for every class;
@@ -148,6 +153,14 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
     #:
     #: .. versionadded:: 0.1
     session_options: t.ClassVar[t.Mapping[str, t.Any]] = {}
+
+    #: Show, under a failing or erroring test's traceback, the SQL the test had
+    #: sent, with its parameters, as Django's ``--debug-sql`` does. Setting the
+    #: environment variable ``FLASK_DBCASE_DEBUG_SQL=1`` does the same for every
+    #: class. flask_dbcase's own savepoints are not shown.
+    #:
+    #: .. versionadded:: 0.1
+    debug_sql: t.ClassVar[bool] = False
 
     #: Keep the test databases and their tables after the run, and reuse them in
     #: the next run when the models have not changed. Setting the environment
@@ -263,7 +276,54 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         # that does not call super().setUp() still runs with the app and the
         # isolation in place, and so does everything it does.
         self._dbcase_set_up()
-        super()._callSetUp()  # type: ignore[misc]
+        try:
+            super()._callSetUp()  # type: ignore[misc]
+        except Exception as error:
+            self._show_sql(error)
+            raise
+
+    def _callTestMethod(self, method: t.Callable[[], object]) -> None:
+        try:
+            super()._callTestMethod(method)  # type: ignore[misc]
+        except Exception as error:
+            self._show_sql(error)
+            raise
+
+    def _callTearDown(self) -> None:
+        try:
+            super()._callTearDown()  # type: ignore[misc]
+        except Exception as error:
+            self._show_sql(error)
+            raise
+
+    @contextlib.contextmanager
+    def subTest(self, *args: t.Any, **params: t.Any) -> t.Iterator[None]:
+        """unittest's :meth:`~unittest.TestCase.subTest`; with :attr:`debug_sql`,
+        a failure inside shows the SQL sent until then.
+
+        .. versionadded:: 0.1
+        """
+        with super().subTest(*args, **params):
+            try:
+                yield
+            except Exception as error:
+                self._show_sql(error)
+                raise
+
+    def _show_sql(self, error: Exception) -> None:
+        """With :attr:`debug_sql`, add the SQL sent so far to the exception that
+        ends the test, as a note its traceback shows."""
+        sent = self._dbcase_sent
+        if sent is not None and not isinstance(error, unittest.SkipTest):
+            error.add_note(_sql_note(sent))
+
+    def _record_sql(self) -> None:
+        """Record what the test sends, for :attr:`debug_sql`."""
+        if not (self.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"):
+            return
+        recording = self.captureQueries()
+        self._dbcase_sent = recording.__enter__()
+        self.addCleanup(recording.__exit__, None, None, None)
 
     def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:
@@ -286,6 +346,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
         self.addCleanup(self._end_test, request_context)
+        self._record_sql()
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -746,6 +807,11 @@ def _configure_sessions(
 _Context = t.Any
 
 
+def _sql_note(sent: CapturedQueries) -> str:
+    """What :attr:`DatabaseTestCase.debug_sql` shows under a traceback."""
+    return f"SQL the test sent ({len(sent)}):\n{sent.listing()}"
+
+
 def _test_environ(state: _ClassState, app: Flask) -> dict[str, t.Any]:
     """The WSGI environment of a test's request context: ``GET /`` where the
     test client sends its requests, the class's ``override_config`` counted.
@@ -978,6 +1044,7 @@ def _dispose(engines: t.Iterable[sa.Engine]) -> None:
 
 #: Environment variable: ``1`` looks for leaked rows after every test.
 STRICT_ENV = "FLASK_DBCASE_STRICT"
+DEBUG_SQL_ENV = "FLASK_DBCASE_DEBUG_SQL"
 
 
 def _check_leaks(

@@ -64,8 +64,10 @@ class RunnerTests(unittest.TestCase):
         with open(os.path.join(self.folder, "test_items.py"), "w") as f:
             f.write(MODULE.format(url=self.url))
 
-    def run_tests(self, *args: str, stdin: str = "") -> str:
-        env = dict(os.environ, PYTHONPATH=ROOT)
+    def run_tests(
+        self, *args: str, stdin: str = "", env: dict[str, str] | None = None
+    ) -> str:
+        env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
         before = set(os.listdir(sqlite_folder()))
         done = subprocess.run(
             [sys.executable, "-m", *args],
@@ -106,6 +108,20 @@ class RunnerTests(unittest.TestCase):
         output = self.run_tests("pytest", "-p", "no:cacheprovider", "test_items.py")
         self.assertRegex(output, r"1 failed, 2 passed", output)
         self.assert_failure_at_the_test(output)
+
+    def test_debug_sql_under_both_runners(self) -> None:
+        # pytest prefixes each line with "E   ".
+        listing = (
+            r"SQL the test sent \(1\):\n(E +)?1\. INSERT INTO item \(name\) VALUES"
+        )
+        for runner in (("unittest", "test_items"), ("pytest", "test_items.py")):
+            with self.subTest(runner=runner[0]):
+                output = self.run_tests(*runner, env={"FLASK_DBCASE_DEBUG_SQL": "1"})
+                self.assertRegex(output, listing + r" \(\?\) -- \('x',\)")
+                self.assertEqual(output.count("SQL the test sent"), 1, output)
+                self.assert_failure_at_the_test(output)
+        output = self.run_tests("unittest", "test_items")
+        self.assertNotIn("SQL the test sent", output)
 
     def test_setup_errors_show_no_library_frame(self) -> None:
         module = MODULE.format(url=self.url).replace("return app", "return Flask")

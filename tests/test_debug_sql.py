@@ -1,0 +1,111 @@
+"""``debug_sql``: the SQL a failing test sent, shown under its traceback."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+import unittest
+from unittest import mock
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_dbcase import TransactionalTestCase
+
+from .support import Author
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import make_app
+from .support import run_case
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+
+class DebugSQL(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def case(self, debug: bool = True) -> type[TransactionalTestCase]:
+        engine = self.engine
+
+        class Case(TransactionalTestCase):
+            debug_sql = debug
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_fails(self) -> None:
+                db.session.add(Author(name="Ann"))
+                db.session.commit()  # a savepoint follows: not shown
+                db.session.scalars(sa.select(Author).where(Author.name == "Ann"))
+                self.assertEqual(1, 2)
+
+            def test_errors(self) -> None:
+                db.session.execute(sa.select(sa.literal(7)))
+                raise RuntimeError("broken")
+
+            def test_passes(self) -> None:
+                db.session.execute(sa.select(sa.literal(1)))
+
+            def test_skips(self) -> None:
+                db.session.execute(sa.select(sa.literal(1)))
+                self.skipTest("not today")
+
+            def test_sub_test_fails(self) -> None:
+                db.session.execute(sa.select(sa.literal(3)))
+                with self.subTest(n=1):
+                    self.fail("inside")
+
+        return Case
+
+    def reports(self, case: type[TransactionalTestCase]) -> dict[str, str]:
+        result = run_case(case)
+        self.assertEqual(result.testsRun, 5)
+        self.assertEqual(len(result.skipped), 1)
+        found = {}
+        for test, text in result.failures + result.errors:
+            test = getattr(test, "test_case", test)  # a subtest's
+            found[test._testMethodName] = text
+        self.assertEqual(
+            set(found), {"test_fails", "test_errors", "test_sub_test_fails"}
+        )
+        return found
+
+    def test_failure_shows_what_the_test_sent(self) -> None:
+        found = self.reports(self.case())
+        text = found["test_fails"]
+        self.assertIn(
+            "AssertionError: 1 != 2\nSQL the test sent (2):\n1. INSERT INTO author",
+            text,
+        )
+        self.assertIn("'Ann'", text)  # the parameters
+        self.assertRegex(text, r"\n2\. SELECT author\.id, author\.name\s+FROM author")
+        self.assertNotIn("SAVEPOINT", text)
+        self.assertIn(
+            "RuntimeError: broken\nSQL the test sent (1):\n1. SELECT",
+            found["test_errors"],
+        )
+        self.assertIn("7", found["test_errors"])
+        self.assertIn(
+            "AssertionError: inside\nSQL the test sent (1):",
+            found["test_sub_test_fails"],
+        )
+
+    def test_off_by_default(self) -> None:
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_DEBUG_SQL": ""}):
+            found = self.reports(self.case(debug=False))
+        for text in found.values():
+            self.assertNotIn("SQL the test sent", text)
+
+    def test_environment_turns_it_on(self) -> None:
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_DEBUG_SQL": "1"}):
+            found = self.reports(self.case(debug=False))
+        self.assertIn("SQL the test sent (2):", found["test_fails"])
+
+
+globals().update(engine_classes([DebugSQL], ENGINES))
+del DebugSQL
