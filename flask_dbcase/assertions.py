@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import traceback
+import re
+import sys
 import types
 import typing as t
 import unittest
@@ -41,6 +42,9 @@ class Query(t.NamedTuple):
     bind: str | None
     #: Whether it was one statement run for many sets of parameters.
     executemany: bool
+    #: Where the code that sent it is, ``file:line in function``, for the
+    #: assertions that say so; ``None`` where it was not looked for.
+    caller: str | None = None
 
     def __str__(self) -> str:
         where = "" if self.bind is None else f" [bind {self.bind!r}]"
@@ -101,16 +105,27 @@ class CapturedCommits(list[Commit]):
         return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
 
 
+#: Where the frames that are not the application's code come from: the
+#: statements and commits are attributed to the first frame outside them.
 _LIBRARIES = tuple(
-    os.path.dirname(module.__file__ or "") + os.sep
-    for module in (sa, __import__("flask_sqlalchemy"))
+    os.path.dirname(__import__(name).__file__ or "") + os.sep
+    for name in ("sqlalchemy", "flask_sqlalchemy", "flask", "werkzeug", "jinja2")
 )
 
 
 def _caller() -> str:
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if not frame.filename.startswith(_LIBRARIES + ("<",)):
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    """Where the code that called the event listener calling this is."""
+    frame: types.FrameType | None = sys._getframe(2)
+    while frame is not None:
+        template = frame.f_globals.get("__jinja_template__")
+        if template is not None:  # the code Jinja compiled a template to
+            line = template.get_corresponding_lineno(frame.f_lineno)
+            return f"template {template.name!r}, line {line}"
+        name = frame.f_code.co_filename
+        # Not generated code ("<sqlalchemy generated ...>", "<string>").
+        if not name.startswith(_LIBRARIES) and not name.startswith("<"):
+            return f"{name}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
     return "unknown"
 
 
@@ -165,6 +180,13 @@ class DatabaseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
+        with self._capture(callers=False) as captured:
+            yield captured
+
+    @contextlib.contextmanager
+    def _capture(self, callers: bool) -> t.Iterator[CapturedQueries]:
+        """Capture the statements; with ``callers``, also where each was sent
+        from, which costs a walk up the stack per statement."""
         captured = CapturedQueries()
         listeners = []
         for key, engine in self._engines().items():
@@ -178,7 +200,8 @@ class DatabaseAssertions(_TestCase):
                 executemany: bool,
                 key: str | None = key,
             ) -> None:
-                captured.append(Query(statement, parameters, key, executemany))
+                caller = _caller() if callers else None
+                captured.append(Query(statement, parameters, key, executemany, caller))
 
             event.listen(engine, "before_cursor_execute", record)
             listeners.append((engine, record))
@@ -227,6 +250,50 @@ class DatabaseAssertions(_TestCase):
                 self.fail(_queries_message(found, f"at most {number}", bind))
 
         return _Checked(self.captureQueries(), check)
+
+    def assertNoRepeatedQueries(
+        self, limit: int = 1, *, bind: str | types.EllipsisType | None = ...
+    ) -> t.ContextManager[CapturedQueries]:
+        """Fail if one statement runs more than ``limit`` times in the block,
+        its parameters aside: the sign of N+1 queries, where a loop loads each
+        item's relationship on its own.
+
+        Statements compare with their whitespace collapsed and a list of
+        parameters in ``IN (...)`` counted as one. The failure shows each
+        repeated statement, the parameters it ran with, and the lines of code
+        that sent it, templates' included.
+
+        .. versionadded:: 0.1
+        """
+        self._check_bind(bind)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(
+                f"limit must be a whole number of 1 or more, not {limit!r}."
+            )
+
+        def check(queries: CapturedQueries) -> None:
+            message = _repeated(_on_bind(queries, bind), limit, "the block")
+            if message:
+                self.fail(message)
+
+        return _Checked(self._capture(callers=True), check)
+
+    def _watch_requests(self, limit: int) -> t.Callable[[t.Callable[[], t.Any]], t.Any]:
+        """Run a request of the test client, then fail if one statement ran
+        more than ``limit`` times in it."""
+
+        def watch(send: t.Callable[[], t.Any]) -> t.Any:
+            with self._capture(callers=True) as queries:
+                response = send()
+            history = getattr(response, "history", ())
+            request = (history[0] if history else response).request
+            within = f"the request {request.method} {request.path}"
+            message = _repeated(queries, limit, within)
+            if message:
+                self.fail(message)
+            return response
+
+        return watch
 
     # -- commits --------------------------------------------------------------
 
@@ -486,6 +553,54 @@ def _queries_message(
     return (
         f"{len(found)} statement(s) sent{where}, expected {expected}:\n"
         + found.listing()
+    )
+
+
+#: A parenthesised list of placeholders, as an expanding ``IN`` renders it.
+_PLACEHOLDERS = re.compile(
+    r"\(\s*(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)"
+    r"(?:\s*,\s*(?:\?|%s|%\(\w+\)s|:\w+|\$\d+))*\s*\)"
+)
+
+
+def statement_shape(statement: str) -> str:
+    """``statement`` with its whitespace collapsed and each list of
+    placeholders written ``(...)``: what two runs of the same query share,
+    whatever their parameters.
+
+    .. versionadded:: 0.1
+    """
+    return _PLACEHOLDERS.sub("(...)", " ".join(statement.split()))
+
+
+def _repeated(queries: t.Sequence[Query], limit: int, within: str) -> str:
+    """Describe the statements of ``queries`` that ran more than ``limit``
+    times ``within`` a block or request; ``""`` if none did."""
+    groups: dict[str, list[Query]] = {}
+    for query in queries:
+        groups.setdefault(statement_shape(query.statement), []).append(query)
+    found = [(shape, runs) for shape, runs in groups.items() if len(runs) > limit]
+    if not found:
+        return ""
+    parts = []
+    for shape, runs in found:
+        where = urls.describe_bind(runs[0].bind)
+        shown = ", ".join(repr(query.parameters) for query in runs[:5])
+        if len(runs) > 5:
+            shown += f", ... ({len(runs) - 5} more)"
+        callers: dict[str | None, int] = {}
+        for query in runs:
+            callers[query.caller] = callers.get(query.caller, 0) + 1
+        lines = "".join(
+            f"\n  from {caller} ({count} time(s))" for caller, count in callers.items()
+        )
+        parts.append(
+            f"{shape}\n  ran {len(runs)} times on {where}, parameters: {shown}{lines}"
+        )
+    return (
+        f"{len(found)} statement(s) ran more than {limit} time(s) in {within},"
+        " its parameters aside (N+1 queries? Load the relationship with the"
+        " first query: selectinload() or joinedload()):\n" + "\n".join(parts)
     )
 
 

@@ -12,6 +12,22 @@ if t.TYPE_CHECKING:
 
 
 class _IsolatedRequests:
+    #: Runs each request, given as a function, and checks what it sent to the
+    #: database (:attr:`~flask_dbcase.ClientTestCase.max_queries_per_request`).
+    dbcase_watch: t.Callable[[t.Callable[[], t.Any]], t.Any] | None = None
+    _dbcase_opening = False
+
+    def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch = self.dbcase_watch
+        if watch is None or self._dbcase_opening:
+            # Redirects followed are part of the request that led to them.
+            return super().open(*args, **kwargs)  # type: ignore[misc]
+        self._dbcase_opening = True
+        try:
+            return watch(lambda: super(_IsolatedRequests, self).open(*args, **kwargs))  # type: ignore[misc]
+        finally:
+            self._dbcase_opening = False
+
     def run_wsgi_app(self, environ: t.Any, buffered: bool = False) -> t.Any:
         # Flask reuses an application context that is already pushed, and a test
         # keeps one pushed. A new, empty contextvars.Context has none, so the request

@@ -567,6 +567,15 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     #: The test client for the current test.
     client: FlaskClient
 
+    #: Catch N+1 queries in every request of :attr:`client`: a request (with
+    #: the redirects it follows) in which one statement, its parameters aside,
+    #: runs more than this many times fails the test, as
+    #: :meth:`~flask_dbcase.assertions.DatabaseAssertions.assertNoRepeatedQueries`
+    #: would. ``None``, the default, checks nothing and costs nothing.
+    #:
+    #: .. versionadded:: 0.1
+    max_queries_per_request: t.ClassVar[int | None] = None
+
     #: Set to ``False`` to skip rendering templates: views then return empty
     #: bodies, and :meth:`~.ResponseAssertions.assertTemplateUsed` and
     #: :meth:`~.ResponseAssertions.assertContext` still see
@@ -590,6 +599,14 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         self.client = cls(
             self._dbcase.app, self._dbcase.app.response_class, use_cookies=True
         )
+        limit = self.max_queries_per_request
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise TypeError(
+                    f"'{_name(type(self))}.max_queries_per_request' must be a whole"
+                    f" number of 1 or more, or None, not {limit!r}."
+                )
+            self.client.dbcase_watch = self._watch_requests(limit)  # type: ignore[attr-defined]
         recorder = self._dbcase.recorder
         assert recorder is not None
         recorder.clear()

@@ -3,6 +3,7 @@ passing and failing path, and the failure's message."""
 
 from __future__ import annotations
 
+import re
 import typing as t
 import unittest
 
@@ -85,6 +86,46 @@ class QueryAssertions(_Mixin):
             eager = self.list_titles(eager=True)
         self.assertEqual(lazy, eager)
         self.assertEqual(len(eager), 3)
+
+    def test_repeated_query_names_the_statement_and_the_line(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertNoRepeatedQueries():
+                db.session.expire_all()
+                authors = db.session.scalars(sa.select(Author).order_by(Author.name))
+                for author in authors:
+                    author.books  # noqa: B018  (loads each author's books alone)
+        message = str(raised.exception)
+        self.assertIn("1 statement(s) ran more than 1 time(s) in the block", message)
+        self.assertRegex(
+            message,
+            r"\nSELECT book\.id, book\.title, book\.author_id FROM book WHERE"
+            r" .*book\.author_id\n  ran 3 times on the default database, parameters: ",
+        )
+        self.assertRegex(
+            message,
+            rf"\n  from {re.escape(__file__)}:\d+ in"
+            r" test_repeated_query_names_the_statement_and_the_line \(3 time\(s\)\)",
+        )
+
+    def test_eager_loading_passes_and_in_lists_count_as_one(self) -> None:
+        with self.assertNoRepeatedQueries():
+            self.list_titles(eager=True)
+        ids = list(db.session.scalars(sa.select(Author.id)))
+        query = sa.select(Author)
+        # The same query with two and with three ids: one statement, twice.
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertNoRepeatedQueries():
+                db.session.scalars(query.where(Author.id.in_(ids[:2]))).all()
+                db.session.scalars(query.where(Author.id.in_(ids))).all()
+        self.assertIn("IN (...)", str(raised.exception))
+        with self.assertNoRepeatedQueries(limit=2):
+            db.session.scalars(query.where(Author.id.in_(ids[:2]))).all()
+            db.session.scalars(query.where(Author.id.in_(ids))).all()
+        with self.assertNoRepeatedQueries(bind="other"):
+            self.list_titles(eager=False)
+        for limit in (0, -1, 1.5, True):
+            with self.assertRaises(ValueError):
+                self.assertNoRepeatedQueries(limit=limit)  # type: ignore[arg-type]
 
     def test_one_bind(self) -> None:
         with self.assertNumQueries(0, bind="other"):

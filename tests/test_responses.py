@@ -11,6 +11,7 @@ from flask import flash
 from flask import Flask
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from jinja2 import DictLoader
 
@@ -18,6 +19,7 @@ from flask_dbcase import ClientTestCase
 from flask_dbcase.responses import parse_html
 
 from .support import Author
+from .support import Book
 from .support import db
 from .support import ENGINES
 from .support import make_app
@@ -336,6 +338,71 @@ class WithoutRendering(ClientTestCase):
         self.assertEqual(response.get_data(as_text=True), "")
         self.assertTemplateUsed("authors.html")
         self.assertContext("title", "Authors")
+
+
+def shelf_app() -> Flask:
+    app = shop_app()
+    app.jinja_loader = DictLoader(  # type: ignore[assignment]
+        {
+            "shelf.html": "{% for a in authors %}{{ a.name }}:\n"
+            "{% for b in a.books %}{{ b.title }},{% endfor %}\n{% endfor %}",
+        }
+    )
+
+    @app.get("/shelf")
+    def shelf() -> str:
+        query = db.select(Author).order_by(Author.name)
+        if request.args.get("eager"):
+            query = query.options(db.selectinload(Author.books))
+        return render_template("shelf.html", authors=db.session.scalars(query).all())
+
+    @app.post("/shelve")
+    def shelve() -> t.Any:
+        return redirect(url_for("shelf"))
+
+    return app
+
+
+class RepeatedQueriesInRequests(ClientTestCase):
+    create_app = staticmethod(shelf_app)
+    max_queries_per_request = 1
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        for name in ("Ann", "Bob"):
+            author = Author(name=name)
+            db.session.add_all([author, Book(title=f"{name}'s", author=author)])
+
+    def test_lazy_loads_in_a_template_fail_the_request(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            self.client.get("/shelf")
+        message = str(raised.exception)
+        self.assertIn("ran more than 1 time(s) in the request GET /shelf", message)
+        self.assertIn("FROM book WHERE", message)
+        self.assertIn("from template 'shelf.html', line 2 (2 time(s))", message)
+
+    def test_eager_loading_passes(self) -> None:
+        response = self.client.get("/shelf?eager=1")
+        self.assertContains(response, "Ann:\nAnn&#39;s,")
+
+    def test_a_redirect_followed_is_part_of_the_request(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            self.client.post("/shelve", follow_redirects=True)
+        self.assertIn("in the request POST /shelve", str(raised.exception))
+        self.assertRedirects(self.client.post("/shelve"), "/shelf")
+
+    def test_bad_limit(self) -> None:
+        from .support import run_case
+
+        class Wrong(RepeatedQueriesInRequests):
+            max_queries_per_request = 0
+
+        result = run_case(Wrong)
+        self.assertIn(
+            "'Wrong.max_queries_per_request' must be a whole number of 1 or more,"
+            " or None, not 0.",
+            result.problems(),
+        )
 
 
 class RenderingIsBackAfterTheClass(unittest.TestCase):

@@ -7,6 +7,7 @@ from bookshop import db
 from bookshop import Order
 
 from flask_dbcase import ClientTestCase
+from flask_dbcase import override_config
 
 from .base import BookshopApp
 
@@ -134,3 +135,26 @@ class OrderApiTests(BookshopApp, ClientTestCase):
             response.json,
             {"name": "Douglas Adams", "books": ["The Hitchhiker's Guide"]},
         )
+
+
+class BookApiQueryTests(BookshopApp, ClientTestCase):
+    # Any request of these tests in which one query runs twice fails: N+1
+    # queries are caught wherever they hide, with no assertion to write.
+    max_queries_per_request = 1
+
+    @classmethod
+    def setUpTestData(cls):
+        for n in range(3):
+            author = Author(name=f"Author {n}")
+            db.session.add(
+                Book(isbn=f"978000000000{n}", title=f"Book {n}", author=author)
+            )
+
+    def test_list(self):
+        self.assert200(self.client.get("/api/books"))
+
+    @override_config(BOOKSHOP_EAGER_LOADING=False)
+    def test_list_without_eager_loading_is_caught(self):
+        with self.assertRaises(self.failureException) as raised:
+            self.client.get("/api/books")
+        self.assertIn("ran 3 times", str(raised.exception))
