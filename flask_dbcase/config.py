@@ -75,16 +75,17 @@ class override_config:  # noqa: N801 used as a decorator, named like one
 
     def __call__(self, target: t.Any) -> t.Any:
         if isinstance(target, type):
+            from .testcase import AppTestCase
             from .testcase import DatabaseTestCase
 
-            if not issubclass(target, DatabaseTestCase):
+            if not issubclass(target, (AppTestCase, DatabaseTestCase)):
                 raise TypeError(
                     f"override_config can decorate a flask_dbcase test class, not"
                     f" {target.__qualname__!r}. Use it on the test methods, or as"
                     " a context manager."
                 )
             merged = {**target.__dict__.get("_dbcase_config", {}), **self.values}
-            target._dbcase_config = merged  # type: ignore[attr-defined]
+            target._dbcase_config = merged  # type: ignore[union-attr]
             return target
 
         @functools.wraps(target)

@@ -171,6 +171,36 @@ _URL_LIES = (
 )
 
 
+class DatabaseNotAllowedError(AssertionError):
+    """A test of a :class:`~flask_dbcase.AppTestCase` tried to connect to a
+    database, which its tests may not.
+
+    An :class:`AssertionError`, so that the test counts as failed, as under
+    Django's ``SimpleTestCase``.
+
+    .. versionadded:: 0.1
+    """
+
+
+class NoDatabase:
+    """While a test that may not use a database runs: who it is, and the
+    connections it tried, which fail it even if the app caught the error."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.attempts: list[str] = []
+
+    def refuse(self, what: str) -> str:
+        message = (
+            f"{self.owner} tried to connect to {what}: queries are not allowed in"
+            " an AppTestCase, whose tests run without a database. Derive the class"
+            " from TransactionalTestCase (or ClientTestCase) to test code that"
+            " uses the database."
+        )
+        self.attempts.append(message)
+        return message
+
+
 class ProcessGuard(_Guard):
     """While test classes run, refuse new connections, from anywhere in the
     process, to the databases the apps are configured with.
@@ -190,6 +220,8 @@ class ProcessGuard(_Guard):
         #: database whatever their arguments say (a listener of their own
         #: rewrites them after :meth:`check_file` has seen them).
         self.redirected: weakref.WeakSet[t.Any] = weakref.WeakSet()
+        #: The tests running that may use no database at all.
+        self._no_database: list[NoDatabase] = []
 
     def start(self) -> None:
         """A test class starts: guard until every class that started has ended."""
@@ -233,11 +265,24 @@ class ProcessGuard(_Guard):
         finally:
             self._building.pop()
 
+    @contextlib.contextmanager
+    def refusing_all(self, owner: str) -> t.Iterator[NoDatabase]:
+        """Refuse every connection, new or pooled, during the block, in any
+        thread; ``owner`` names who may use none."""
+        state = NoDatabase(owner)
+        self._no_database.append(state)
+        try:
+            yield state
+        finally:
+            self._no_database.remove(state)
+
     def add_real(self, found: Identity, owner: str) -> None:
         """Refuse connections to the configured database ``found`` from now on."""
         self.real[(found.backend, found.database)] = owner
 
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
+        if self._no_database:  # a connection the pool held: closed, not used
+            return self._no_database[-1].refuse("a database its pool held")
         if backends.is_trusted() or _checking.get():
             return None
         found = identity_of(dbapi_connection, record)
@@ -263,6 +308,9 @@ class ProcessGuard(_Guard):
         the statement that identifies it: the driver runs the setting as it
         connects. A connection that has its own ``init_command`` keeps it.
         """
+        if self._no_database:  # before the driver connects
+            where = describe_new(dialect, cargs, cparams)
+            raise DatabaseNotAllowedError(self._no_database[-1].refuse(where))
         if dialect.driver in ("pymysql", "mysqldb") and "init_command" not in cparams:
             seconds = max(1, round(lock_timeout()))
             cparams["init_command"] = (
@@ -289,6 +337,18 @@ class ProcessGuard(_Guard):
         if os.path.dirname(real) == folder() or allows(allowed, "sqlite", real):
             return
         raise TestDatabaseError(_while_building(owner, describe_url(url)))
+
+
+def describe_new(dialect: t.Any, cargs: t.Any, cparams: t.Any) -> str:
+    """Say where a new connection's arguments say it goes, no password shown."""
+    if dialect.name == "sqlite":
+        path = str(cargs[0] if cargs else cparams.get("database", ""))
+        if path in ("", ":memory:") or "mode=memory" in path:
+            return "an SQLite database in memory"
+        return f"the SQLite file {path!r}"
+    name = cparams.get("dbname") or cparams.get("database") or cparams.get("db")
+    host = cparams.get("host") or "its default host"
+    return f"the {dialect.name} database {name!r} on {host}"
 
 
 def _refused_real(where: str, owner: str) -> str:

@@ -35,6 +35,8 @@ from .client import _logout
 from .client import isolated_client_class
 from .config import class_overrides
 from .config import override_config
+from .guard import DatabaseNotAllowedError
+from .guard import NoDatabase
 from .guard import process_guard
 from .liveserver import LiveServer
 from .responses import _Recorder
@@ -333,12 +335,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)
-        app = state.app
-        request_context = app.request_context(_test_environ(state, app))
-        request_context.push()
-        # Flask 3.1 pushes an app context with the request; later ones, one
-        # context holding both.
-        context = t.cast(t.Any, app_ctx)._get_current_object()
+        request_context, context = _push_test_request(state)
         self.app_context = context
         self._dbcase_ready = True
         state.context, state.thread = context, threading.get_ident()
@@ -594,11 +591,7 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
 
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
-        base = self.client_class or self._dbcase.app.test_client_class or FlaskClient
-        cls = isolated_client_class(base)
-        self.client = cls(
-            self._dbcase.app, self._dbcase.app.response_class, use_cookies=True
-        )
+        self.client = _test_client(self.client_class, self._dbcase.app)
         limit = self.max_queries_per_request
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -634,6 +627,125 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         """
         _logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
         self._dbcase_login_keys = []
+
+
+class AppTestCase(ResponseAssertions, unittest.TestCase):
+    """Test an app's views, templates and configuration with no database:
+    Django's ``SimpleTestCase``.
+
+    The app is built with ``create_app`` once per class; each test runs in a
+    fresh test request context, with :attr:`client` and the response
+    assertions, as a :class:`ClientTestCase`. Any connection to a database,
+    from the test, a request or a thread, during ``create_app`` or a test,
+    fails the test with :class:`~flask_dbcase.DatabaseNotAllowedError`, even
+    when the app catches the error and answers 500. No test database is made,
+    so a class costs nothing on the database's side.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The application, built by ``create_app`` once per class.
+    app: t.ClassVar[Flask]
+
+    #: The application context of the current test's request context.
+    app_context: AppContext
+
+    #: The client class to extend, as :attr:`ClientTestCase.client_class`.
+    client_class: t.ClassVar[type[FlaskClient] | None] = None
+
+    #: The test client for the current test.
+    client: FlaskClient
+
+    #: Render templates, as :attr:`ClientTestCase.render_templates`.
+    render_templates: t.ClassVar[bool] = True
+
+    _dbcase: t.ClassVar[_ClassState]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        try:
+            cls._dbcase_set_up_class()
+        except Exception as error:
+            if not _said(error):
+                raise
+            __tracebackhide__ = True  # the message says it all, as above
+            raise error.with_traceback(None) from None
+
+    @classmethod
+    def _dbcase_set_up_class(cls) -> None:
+        if cls.__dict__.get("_dbcase") is not None:
+            return
+        state = _ClassState()
+        process_guard.start()
+        cls.addClassCleanup(process_guard.stop)
+        with process_guard.refusing_all(f"'{_name(cls)}.create_app'") as refused:
+            app = _build_app(cls)
+        if refused.attempts:  # caught by the app factory, and not raised
+            raise DatabaseNotAllowedError(refused.attempts[0])
+        state.class_app = cls.__dict__.get("app", _UNSET)
+        cls.app = state.app = app
+        cls._dbcase = state
+        cls.addClassCleanup(_forget_class, cls)
+        state.overrides = class_overrides(cls)
+        recorder = state.recorder = _Recorder(app, cls.render_templates)
+        recorder.start()
+        cls.addClassCleanup(recorder.stop)
+
+    #: The test failed already: a refused connection needs no failure of its own.
+    _dbcase_failed = False
+
+    def _callSetUp(self) -> None:
+        self._dbcase_set_up()
+        try:
+            super()._callSetUp()  # type: ignore[misc]
+        except BaseException:
+            self._dbcase_failed = True
+            raise
+
+    def _callTestMethod(self, method: t.Callable[[], object]) -> None:
+        try:
+            super()._callTestMethod(method)  # type: ignore[misc]
+        except BaseException:
+            self._dbcase_failed = True
+            raise
+
+    def _callTearDown(self) -> None:
+        try:
+            super()._callTearDown()  # type: ignore[misc]
+        except BaseException:
+            self._dbcase_failed = True
+            raise
+
+    def _dbcase_set_up(self) -> None:
+        if type(self).__dict__.get("_dbcase") is None:
+            raise RuntimeError(_no_class_setup(type(self)))
+        state = self._dbcase
+        refusing = process_guard.refusing_all(f"'{self.id()}'")
+        refused = refusing.__enter__()
+        # Registered first, so that it runs last, after every cleanup.
+        self.addCleanup(_check_no_database, self, refusing, refused)
+        request_context, self.app_context = _push_test_request(state)
+        self.addCleanup(request_context.pop)
+        if state.overrides:
+            override = override_config(state.overrides)
+            override.__enter__()
+            self.addCleanup(override.__exit__, None, None, None)
+        self.client = _test_client(self.client_class, state.app)
+        recorder = state.recorder
+        assert recorder is not None
+        recorder.clear()
+        self._dbcase_recorder = recorder
+
+
+def _check_no_database(
+    case: AppTestCase, refusing: t.ContextManager[NoDatabase], refused: NoDatabase
+) -> None:
+    """End the test's refusal; fail the test if it connected and the error was
+    caught on the way (a view that answered 500)."""
+    refusing.__exit__(None, None, None)
+    if refused.attempts and not case._dbcase_failed:
+        raise DatabaseNotAllowedError(refused.attempts[0])
 
 
 class LiveServerTestCase(DatabaseTestCase):
@@ -713,7 +825,7 @@ def _name(cls: type) -> str:
     return cls.__qualname__.rpartition("<locals>.")[2]
 
 
-def _build_app(cls: type[DatabaseTestCase]) -> Flask:
+def _build_app(cls: type[t.Any]) -> Flask:
     name = _name(cls)
     factory = inspect.getattr_static(cls, "create_app", None)
     if factory is None:
@@ -723,9 +835,9 @@ def _build_app(cls: type[DatabaseTestCase]) -> Flask:
         )
     try:
         if isinstance(factory, (classmethod, staticmethod)):
-            app = cls.create_app()  # type: ignore[attr-defined]
+            app = cls.create_app()
         else:
-            app = cls().create_app()  # type: ignore[attr-defined]
+            app = cls().create_app()
     except ImportError as error:
         if not _raised_by_sqlalchemy(error):
             raise
@@ -822,6 +934,24 @@ def _configure_sessions(
 
 #: What a test pushes: Flask 3.1's request context, later Flask's app context.
 _Context = t.Any
+
+
+def _push_test_request(state: _ClassState) -> tuple[_Context, AppContext]:
+    """Push a test's request context; return it and its app context."""
+    app = state.app
+    request_context = app.request_context(_test_environ(state, app))
+    request_context.push()
+    # Flask 3.1 pushes an app context with the request; later ones, one
+    # context holding both.
+    context = t.cast(t.Any, app_ctx)._get_current_object()
+    return request_context, context
+
+
+def _test_client(base: type[FlaskClient] | None, app: Flask) -> FlaskClient:
+    """The test client of a test: the class's, the app's or Flask's, each
+    request in a context of its own."""
+    cls = isolated_client_class(base or app.test_client_class or FlaskClient)
+    return cls(app, app.response_class, use_cookies=True)
 
 
 def _sql_note(sent: CapturedQueries) -> str:
@@ -1116,11 +1246,12 @@ def _check_leaks(
     )
 
 
-def _no_class_setup(cls: type[DatabaseTestCase]) -> str:
+def _no_class_setup(cls: type[t.Any]) -> str:
     """Say why the class's setup did not run: whose ``setUpClass`` stopped it."""
     name = _name(cls)
     culprit = next(k for k in cls.__mro__ if "setUpClass" in vars(k))
-    said = f"{name!r} has no database set up"
+    what = "app" if issubclass(cls, AppTestCase) else "database"
+    said = f"{name!r} has no {what} set up"
     if culprit.__module__ == __name__:
         return (
             f"{said}: its 'setUpClass' did not run. Run the test through a"
@@ -1140,7 +1271,7 @@ def _no_class_setup(cls: type[DatabaseTestCase]) -> str:
     )
 
 
-def _forget_class(cls: type[DatabaseTestCase]) -> None:
+def _forget_class(cls: type[t.Any]) -> None:
     state = cls._dbcase
     del cls._dbcase
     if state.class_app is _UNSET:

@@ -196,6 +196,21 @@ class ErrorsPageTests(unittest.TestCase):
         body = {"create_app": staticmethod(create_app), "test_a": lambda self: None}
         return only_error(type("OrderTests", (TransactionalTestCase,), body))
 
+    def test_database_not_allowed(self) -> None:
+        from flask_dbcase import AppTestCase
+
+        def create_app() -> Flask:
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+            SQLAlchemy(app)
+            return app
+
+        def test_index(case: t.Any) -> None:
+            case.app.extensions["sqlalchemy"].session.execute(sa.text("SELECT 1"))
+
+        body = {"create_app": staticmethod(create_app), "test_index": test_index}
+        self.assertDocumented(only_error(type("HomeTests", (AppTestCase,), body)))
+
     def test_a_heading_does_not_match_another_message(self) -> None:
         self.assertFalse(documented("'OrderTests.create_app' returned a string."))
 

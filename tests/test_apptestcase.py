@@ -1,0 +1,190 @@
+"""AppTestCase: an app's views with the database refused, on every engine."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import typing as t
+import unittest
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import render_template_string
+from flask import url_for
+
+from flask_dbcase import AppTestCase
+from flask_dbcase import DatabaseNotAllowedError
+from flask_dbcase import override_config
+
+from .support import Author
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import run_case
+
+if t.TYPE_CHECKING:
+    _Mixin = unittest.TestCase
+else:
+    _Mixin = object
+
+
+def site_app(engine: t.Any, **config: t.Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(engine.config())
+    app.config.update(config)
+    db.init_app(app)
+
+    @app.get("/")
+    def home() -> str:
+        return render_template_string("<h1>{{ title }}</h1>", title="Shop")
+
+    @app.get("/authors")
+    def authors() -> list[str]:
+        return list(db.session.scalars(sa.select(Author.name)))
+
+    return app
+
+
+def elsewhere(case: unittest.TestCase, engine: t.Any) -> sa.Engine:
+    """An engine of the test's own on the engine's server; for SQLite, on a file
+    of its own, so that the configured file is never created."""
+    url = engine.url
+    if url.startswith("sqlite"):
+        folder = tempfile.mkdtemp(prefix="dbcase-app-")
+        case.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        url = f"sqlite:///{folder}/other.db"
+    found = sa.create_engine(url)
+    case.addCleanup(found.dispose)
+    return found
+
+
+def failures(result: t.Any) -> dict[str, str]:
+    return {test._testMethodName: text for test, text in result.failures}
+
+
+class Refusals(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_views_run_and_queries_fail_the_test(self) -> None:
+        engine = self.engine
+        built: list[int] = []
+
+        @override_config(SITE_NAME="shop")
+        class Pages(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                built.append(1)
+                return site_app(engine)
+
+            def test_a_page(self) -> None:
+                response = self.client.get(url_for("home"))
+                self.assert200(response)
+                self.assertContains(response, "<h1>Shop</h1>", html=True)
+                self.assertEqual(url_for("home"), "/")
+                self.assertEqual(self.app.config["SITE_NAME"], "shop")
+
+            def test_b_query_in_the_test(self) -> None:
+                db.session.execute(sa.select(Author.name))
+
+            def test_c_query_in_a_view_caught_by_the_app(self) -> None:
+                # Not testing, so Flask answers 500 and logs the error.
+                self.app.testing = False
+                self.app.logger.disabled = True
+                try:
+                    response = self.client.get("/authors")
+                finally:
+                    self.app.testing = True
+                    self.app.logger.disabled = False
+                self.assertEqual(response.status_code, 500)
+
+            def test_d_query_in_a_thread(self) -> None:
+                caught: list[BaseException] = []
+                app = self.app
+
+                def work() -> None:
+                    with app.app_context():
+                        try:
+                            db.session.execute(sa.select(Author.name))
+                        except BaseException as error:
+                            caught.append(error)
+
+                thread = threading.Thread(target=work)
+                thread.start()
+                thread.join()
+                self.assertIsInstance(caught[0], DatabaseNotAllowedError)
+
+        result = run_case(Pages)
+        self.assertEqual(result.testsRun, 4)
+        self.assertEqual(result.errors, [])
+        found = failures(result)
+        # Each attempt fails its test, caught by the app or a thread or not.
+        expected = {"test_b_query_in_the_test", "test_c", "test_d_query_in_a_thread"}
+        expected = {n for n in found if n.startswith(tuple(expected))}
+        self.assertEqual(len(result.failures), 3, result.problems())
+        self.assertEqual(set(found), expected, result.problems())
+        for name, text in found.items():
+            self.assertIn("DatabaseNotAllowedError: 'tests.test_apptestcase.", text)
+            self.assertIn(f".{name}' tried to connect to ", text)
+            self.assertIn(
+                ": queries are not allowed in an AppTestCase, whose tests run"
+                " without a database. Derive the class from TransactionalTestCase"
+                " (or ClientTestCase) to test code that uses the database.",
+                text,
+            )
+        self.assertEqual(built, [1])  # once per class
+        # After the class, the database is there again.
+        with elsewhere(self, self.engine).connect() as connection:
+            self.assertEqual(connection.scalar(sa.select(sa.literal(1))), 1)
+
+    def test_a_pooled_connection_is_refused_too(self) -> None:
+        pooled = elsewhere(self, self.engine)
+        with pooled.connect() as connection:  # left in the pool
+            connection.scalar(sa.select(sa.literal(1)))
+        engine = self.engine
+
+        class Pooled(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return site_app(engine)
+
+            def test_pooled(self) -> None:
+                with self.assertRaises(DatabaseNotAllowedError) as raised:
+                    with pooled.connect() as connection:
+                        connection.scalar(sa.select(sa.literal(1)))
+                refused.append(str(raised.exception))
+
+        refused: list[str] = []
+        result = run_case(Pooled)
+        self.assertEqual(result.testsRun, 1)
+        # The attempt fails the test, even though the test caught the error.
+        self.assertEqual(len(result.failures), 1, result.problems())
+        self.assertIn(".test_pooled' tried to connect to ", refused[0])
+        with pooled.connect() as connection:
+            self.assertEqual(connection.scalar(sa.select(sa.literal(2))), 2)
+
+    def test_create_app_may_not_connect(self) -> None:
+        engine = self.engine
+
+        class Building(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = site_app(engine)
+                with app.app_context():
+                    db.create_all()
+                return app
+
+            def test_never_runs(self) -> None:
+                raise AssertionError("ran")
+
+        result = run_case(Building)
+        self.assertIn(
+            "DatabaseNotAllowedError: 'Building.create_app' tried to connect to ",
+            result.problems(),
+        )
+        self.assertIn("db.create_all()", result.problems())  # where it did
+        self.assertEqual(result.testsRun, 0)
+
+
+globals().update(engine_classes([Refusals], ENGINES))
+del Refusals
