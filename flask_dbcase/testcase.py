@@ -39,6 +39,9 @@ from .guard import DatabaseNotAllowedError
 from .guard import NoDatabase
 from .guard import process_guard
 from .liveserver import LiveServer
+from .mail import hold_mail
+from .mail import MailAssertions
+from .mail import watch_outbox
 from .responses import _Recorder
 from .responses import ResponseAssertions
 from .schema import empty_all
@@ -114,7 +117,7 @@ class _ClassState:
         self.environ_for: tuple[t.Any, ...] | None = None
 
 
-class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
+class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
     """Empty every table after each test; the code under test commits for real.
 
     Use it for code that must really commit: threads, several connections, a
@@ -123,7 +126,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
 
     Once per class, the app is built with ``create_app``, its Flask-SQLAlchemy
     extension found, and the tables of every bind created. Each test runs with a
-    fresh application context pushed. After each test, every row of every table of
+    fresh test request context pushed. After each test, every row of every table of
     every bind is deleted, children first. When the class ends, the tables are
     dropped and the engines disposed.
 
@@ -235,6 +238,7 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         if cls.session_options:
             _configure_sessions(cls, db, cls.session_options)
         cls.addClassCleanup(_forget_class, cls)
+        cls.addClassCleanup(hold_mail(app))
         refresh = _refresher(state)
         appcontext_popped.connect(refresh, app)
         cls.addClassCleanup(appcontext_popped.disconnect, refresh, app)
@@ -343,6 +347,8 @@ class DatabaseTestCase(DatabaseAssertions, unittest.TestCase):
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
         self.addCleanup(self._end_test, request_context)
+        self._dbcase_outbox = []
+        self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
         self._record_sql()
         if state.overrides:
             override = override_config(state.overrides)
@@ -629,7 +635,7 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         self._dbcase_login_keys = []
 
 
-class AppTestCase(ResponseAssertions, unittest.TestCase):
+class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
     """Test an app's views, templates and configuration with no database:
     Django's ``SimpleTestCase``.
 
@@ -688,6 +694,7 @@ class AppTestCase(ResponseAssertions, unittest.TestCase):
         cls._dbcase = state
         cls.addClassCleanup(_forget_class, cls)
         state.overrides = class_overrides(cls)
+        cls.addClassCleanup(hold_mail(app))
         recorder = state.recorder = _Recorder(app, cls.render_templates)
         recorder.start()
         cls.addClassCleanup(recorder.stop)
@@ -727,6 +734,8 @@ class AppTestCase(ResponseAssertions, unittest.TestCase):
         self.addCleanup(_check_no_database, self, refusing, refused)
         request_context, self.app_context = _push_test_request(state)
         self.addCleanup(request_context.pop)
+        self._dbcase_outbox = []
+        self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()

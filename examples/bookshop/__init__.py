@@ -15,6 +15,8 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_mail import Mail
+from flask_mail import Message
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from werkzeug.security import check_password_hash
@@ -22,6 +24,7 @@ from werkzeug.security import generate_password_hash
 
 db = SQLAlchemy()
 migrate = Migrate()
+mail = Mail()
 login_manager = flask_login.LoginManager()
 login_manager.login_view = "login"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
@@ -118,9 +121,11 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bookshop.db"
     app.config["BOOKSHOP_EAGER_LOADING"] = True
     app.config["SECRET_KEY"] = "dev"  # set a real one in production
+    app.config["MAIL_DEFAULT_SENDER"] = "shop@example.com"
     app.config.update(config or {})
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
+    mail.init_app(app)
     login_manager.init_app(app)
     add_pages(app)
 
@@ -231,6 +236,14 @@ def add_pages(app: Flask) -> None:
             flash(f"Not enough copies of {book.title}.", "error")
             return redirect(url_for("books"))
         flash(f"Ordered {quantity} of {book.title}.", "success")
+        customer = flask_login.current_user
+        mail.send(
+            Message(
+                f"Your order: {book.title}",
+                recipients=[customer.email],
+                body=f"{quantity} of {book.title} will be on their way.",
+            )
+        )
         return redirect(url_for("orders"))
 
     @app.get("/orders")

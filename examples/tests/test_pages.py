@@ -69,6 +69,8 @@ class PageTests(BookshopApp, TestCase):  # was: class PageTests(TestCase)
         self.assertMessageFlashed("Ordered 2 of Dune.", "success")
         self.assertEqual(db.session.get(Book, self.book.id).stock, 0)
         self.assertEqual(db.session.query(Order).count(), 1)
+        # Kept in the outbox, not sent: flask_dbcase holds Flask-Mail's mail.
+        self.assertEmailSent(to="ada@example.com", subject="Your order: Dune")
 
     def test_out_of_stock(self):
         self.log_in()
