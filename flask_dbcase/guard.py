@@ -192,7 +192,8 @@ class NoDatabase:
 
     def refuse(self, what: str) -> str:
         message = (
-            f"{self.owner} tried to connect to {what}: queries are not allowed in"
+            f"{self.owner} tried to connect to {what}, which flask_dbcase refused"
+            " before it was opened: queries are not allowed in"
             " an AppTestCase, whose tests run without a database. Derive the class"
             " from TransactionalTestCase (or ClientTestCase) to test code that"
             " uses the database."
