@@ -29,6 +29,7 @@ from .backends import TestDatabaseError
 from .backends.base import lock_timeout
 from .backends.sqlite import folder
 from .backends.sqlite import SQLiteBackend
+from .urls import describe_bind
 from .urls import describe_url
 from .urls import is_memory_sqlite
 
@@ -200,6 +201,39 @@ class NoDatabase:
         )
         self.attempts.append(message)
         return message
+
+
+class BindFence:
+    """While a test runs, refuse the connections of the binds its class did not
+    declare (:attr:`~flask_dbcase.DatabaseTestCase.binds`)."""
+
+    def __init__(self, owner: str) -> None:
+        #: The class, as the message names it.
+        self.owner = owner
+        #: The running test, while it runs; ``None`` lets everything through
+        #: (the class's own setup, and the library's work after each test).
+        self.test: str | None = None
+        self._listeners: list[tuple[sa.Engine, t.Callable[..., None]]] = []
+
+    def install(self, engines: t.Mapping[str | None, sa.Engine]) -> None:
+        for key, engine in engines.items():
+            # Before the statement, not at the pool's checkout: a connection
+            # refused there would be discarded, with a database in memory.
+            def refuse(*args: t.Any, key: t.Any = key) -> None:
+                if self.test is not None:
+                    raise DatabaseNotAllowedError(
+                        f"'{self.test}' used {describe_bind(key)}, which"
+                        f" '{self.owner}.binds' does not list. Add {key!r} to"
+                        f" '{self.owner}.binds' if the class needs it."
+                    )
+
+            event.listen(engine, "before_cursor_execute", refuse)
+            self._listeners.append((engine, refuse))
+
+    def remove(self) -> None:
+        for engine, refuse in self._listeners:
+            event.remove(engine, "before_cursor_execute", refuse)
+        self._listeners.clear()
 
 
 class ProcessGuard(_Guard):

@@ -35,6 +35,7 @@ from .client import _logout
 from .client import isolated_client_class
 from .config import class_overrides
 from .config import override_config
+from .guard import BindFence
 from .guard import DatabaseNotAllowedError
 from .guard import NoDatabase
 from .guard import process_guard
@@ -111,6 +112,8 @@ class _ClassState:
         #: The running test's app context, and the thread it runs in.
         self.context: AppContext | None = None
         self.thread = 0
+        #: Refuses the binds the class did not declare, while a test runs.
+        self.fence: BindFence | None = None
         #: The WSGI environment of the tests' request contexts, and the
         #: configuration it was built for.
         self.environ: dict[str, t.Any] = {}
@@ -166,6 +169,15 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
     #:
     #: .. versionadded:: 0.1
     debug_sql: t.ClassVar[bool] = False
+
+    #: The binds the class's tests may use, by bind key (``None`` for the
+    #: default database), as Django's ``databases``: a test that uses another
+    #: fails with :class:`~flask_dbcase.DatabaseNotAllowedError`, naming it.
+    #: ``None``, the default, allows every bind. ``setUpTestData``, fixtures
+    #: and the library's own work after each test are not limited.
+    #:
+    #: .. versionadded:: 0.1
+    binds: t.ClassVar[t.Collection[str | None] | None] = None
 
     #: Keep the test databases and their tables after the run, and reuse them in
     #: the next run when the models have not changed. Setting the environment
@@ -247,6 +259,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
             skipped = skips.reason(cls, state.engines)
             if skipped:  # before any database work
                 raise unittest.SkipTest(skipped)
+            _fence_binds(cls, state)
             if not cls.reuse_app:
                 cls.addClassCleanup(_dispose, list(state.engines.values()))
             elif shared is None:
@@ -347,6 +360,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
         self.addCleanup(self._end_test, request_context)
+        if state.fence is not None:
+            state.fence.test = self.id()
         self._dbcase_outbox = []
         self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
         self._record_sql()
@@ -367,6 +382,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         """Pop the test's context and undo what the test did to the database."""
         self._dbcase_ready = False
         self._dbcase.context = None
+        if self._dbcase.fence is not None:  # the library's work is not limited
+            self._dbcase.fence.test = None
         try:
             context.pop()
         finally:
@@ -511,6 +528,8 @@ class TransactionalTestCase(DatabaseTestCase):
     def _end_test(self, context: _Context) -> None:
         self._dbcase_ready = False
         self._dbcase.context = None
+        if self._dbcase.fence is not None:  # the library's work is not limited
+            self._dbcase.fence.test = None
         transaction = self._dbcase.transaction
         if transaction is None:  # the class could not be restored: said in setUp
             context.pop()
@@ -961,6 +980,29 @@ def _test_client(base: type[FlaskClient] | None, app: Flask) -> FlaskClient:
     request in a context of its own."""
     cls = isolated_client_class(base or app.test_client_class or FlaskClient)
     return cls(app, app.response_class, use_cookies=True)
+
+
+def _fence_binds(cls: type[DatabaseTestCase], state: _ClassState) -> None:
+    """Check the class's :attr:`~DatabaseTestCase.binds`; fence off the others."""
+    declared = cls.binds
+    if declared is None:
+        return
+    if isinstance(declared, str) or not isinstance(declared, t.Collection):
+        raise _saying(TypeError)(
+            f"'{_name(cls)}.binds' must be a collection of bind keys, such as"
+            f" {{None, 'audit'}}, not {declared!r}."
+        )
+    unknown = [key for key in declared if key not in state.engines]
+    if unknown:
+        keys = sorted(state.engines, key=lambda key: (key is not None, key or ""))
+        known = ", ".join(describe_bind(key) for key in keys)
+        raise _saying(ValueError)(
+            f"'{_name(cls)}.binds' names {', '.join(map(repr, unknown))}, which"
+            f" the app does not have. Its binds: {known}."
+        )
+    fence = state.fence = BindFence(_name(cls))
+    fence.install({k: e for k, e in state.engines.items() if k not in declared})
+    cls.addClassCleanup(fence.remove)
 
 
 def _sql_note(sent: CapturedQueries) -> str:
