@@ -8,7 +8,7 @@ import typing as t
 import unittest
 from urllib.parse import parse_qsl
 from urllib.parse import quote
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 from urllib.parse import urlencode
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -46,35 +46,89 @@ def normalized_url(url: str, base: str = "http://localhost/") -> str:
     """``url`` resolved against ``base`` and written one way, so that two URLs
     a browser treats alike compare equal.
 
-    The scheme and host are lowercased and a default port dropped; each part is
-    decoded and encoded again (``%7E`` and ``~``, a space and ``%20``, are one),
-    an encoded ``/`` in a path staying encoded; in the query, ``+`` is a space
-    and the parameters are sorted by name, those of one name keeping their
-    order, which a form's list depends on.
+    The scheme and host are lowercased, an international host written in IDNA
+    and a default port dropped; dot segments are resolved; each part is decoded
+    and encoded again byte for byte (``%7E`` and ``~``, a space and ``%20``, are
+    one; ``%FF`` and ``%FE`` stay two), an encoded ``/`` in a path staying
+    encoded; in the query, ``+`` is a space and the parameters are sorted by
+    name, those of one name keeping their order, which a form's list depends on.
 
     .. versionadded:: 0.1
     """
-    parts = urlsplit(urljoin(base, url))
+    parts = urlsplit(urljoin(base, _ascii(url)))
     scheme = parts.scheme.lower()
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # an IPv6 address
-        netloc = f"[{netloc}]"
+    netloc = _host(parts.hostname or "")
     if parts.username is not None:
         user = parts.username
         if parts.password is not None:
             user = f"{user}:{parts.password}"
         netloc = f"{user}@{netloc}"
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{netloc}:{parts.port}"
-    segments = parts.path.split("/")
-    path = "/".join(quote(unquote(part), safe=_SEGMENT_SAFE) for part in segments)
+    try:
+        port = parts.port
+    except ValueError:  # not a port: compared as written
+        netloc = parts.netloc.lower()
+    else:
+        if port is not None and port != _DEFAULT_PORTS.get(scheme):
+            netloc = f"{netloc}:{port}"
+    segments = _without_dots(parts.path).split("/")
+    path = "/".join(quote(unquote_to_bytes(part), _SEGMENT_SAFE) for part in segments)
     if netloc and not path:
         path = "/"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    # Latin-1 maps each byte to one character: no two byte strings collapse.
+    pairs = parse_qsl(parts.query, keep_blank_values=True, encoding="latin-1")
     pairs.sort(key=lambda pair: pair[0])
-    query = urlencode(pairs, quote_via=quote, safe=_QUERY_SAFE)
-    fragment = quote(unquote(parts.fragment), safe=_FRAGMENT_SAFE)
+    query = urlencode(pairs, quote_via=quote, safe=_QUERY_SAFE, encoding="latin-1")
+    fragment = quote(unquote_to_bytes(parts.fragment), _FRAGMENT_SAFE)
     return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+#: Every printable ASCII character: the rest is written as UTF-8 escapes, as a
+#: browser sends it.
+_PRINTABLE = "".join(chr(code) for code in range(0x21, 0x7F))
+
+
+def _ascii(url: str) -> str:
+    """``url`` with its non-ASCII characters and spaces written as UTF-8
+    escapes, its host aside, which IDNA writes."""
+    parts = urlsplit(url)
+    if parts.hostname and not parts.hostname.isascii():
+        url = urlunsplit(
+            parts._replace(
+                netloc=parts.netloc.replace(parts.hostname, _host(parts.hostname))
+            )
+        )
+    return quote(url, safe=_PRINTABLE)
+
+
+def _host(host: str) -> str:
+    host = host.lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:  # not a name IDNA can write: compared as written
+            pass
+    return f"[{host}]" if ":" in host else host  # an IPv6 address
+
+
+def _without_dots(path: str) -> str:
+    """``path`` with its ``.`` and ``..`` segments resolved (RFC 3986, 5.2.4)."""
+    if "." not in path:
+        return path
+    kept: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                kept.append("")
+        elif segment == "..":
+            if len(kept) > 1:
+                kept.pop()
+            if last:
+                kept.append("")
+        else:
+            kept.append(segment)
+    return "/".join(kept)
 
 
 class RenderedTemplate(t.NamedTuple):

@@ -146,6 +146,10 @@ class Responses(ClientTestCase):
             ("/%7e", "/~"),
             ("/x#top%20part", "/x#top part"),
             (url_for("listing"), "/list"),
+            ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+            ("http://localhost/a/../x", "/x"),
+            ("/a/./b/", "/a/b/"),
+            ("/search?q=é", "/search?q=%C3%A9"),
         ]
         for first, second in same:
             with self.subTest(first=first, second=second):
@@ -159,11 +163,18 @@ class Responses(ClientTestCase):
             ("/x", "/x/"),
             ("/x#a", "/x#b"),
             ("/list?q=", "/list"),
+            ("/%FF", "/%FE"),  # bytes that are not UTF-8 stay apart
+            ("/s?a=%FF", "/s?a=%FE"),
         ]
         for first, second in different:
             with self.subTest(first=first, second=second):
                 with self.assertRaises(self.failureException):
                     self.assertURLEqual(first, second)
+
+    def test_url_equal_with_a_port_that_is_not_one(self) -> None:
+        self.assertURLEqual("http://localhost:99999/x", "http://LOCALHOST:99999/x")
+        with self.assertRaises(self.failureException):
+            self.assertURLEqual("http://localhost:99999/x", "http://localhost/x")
 
     def test_url_equal_failure(self) -> None:
         message = self.message(self.assertURLEqual, "/s?b=2&a=1", "/s?a=1&b=3")
