@@ -254,9 +254,9 @@ class DatabaseAssertions(_TestCase):
     def assertNoRepeatedQueries(
         self, limit: int = 1, *, bind: str | types.EllipsisType | None = ...
     ) -> t.ContextManager[CapturedQueries]:
-        """Fail if one statement runs more than ``limit`` times in the block,
-        its parameters aside: the sign of N+1 queries, where a loop loads each
-        item's relationship on its own.
+        """Fail if one read runs more than ``limit`` times on one bind in the
+        block, its parameters aside: the sign of N+1 queries, where a loop
+        loads each item's relationship on its own. Writes are not counted.
 
         Statements compare with their whitespace collapsed and a list of
         parameters in ``IN (...)`` counted as one. The failure shows each
@@ -556,11 +556,12 @@ def _queries_message(
     )
 
 
+#: One placeholder, in each driver's style, with PostgreSQL's cast if any
+#: (``%(id_1_1)s::INTEGER``, ``::VARCHAR(20)``).
+_PLACEHOLDER = r"(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)(?:::\w+(?:\s*\([\d,\s]*\))?)?"
+
 #: A parenthesised list of placeholders, as an expanding ``IN`` renders it.
-_PLACEHOLDERS = re.compile(
-    r"\(\s*(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)"
-    r"(?:\s*,\s*(?:\?|%s|%\(\w+\)s|:\w+|\$\d+))*\s*\)"
-)
+_PLACEHOLDERS = re.compile(rf"\(\s*{_PLACEHOLDER}(?:\s*,\s*{_PLACEHOLDER})*\s*\)")
 
 
 def statement_shape(statement: str) -> str:
@@ -573,19 +574,26 @@ def statement_shape(statement: str) -> str:
     return _PLACEHOLDERS.sub("(...)", " ".join(statement.split()))
 
 
+#: How a statement that reads begins.
+_READS = ("SELECT", "WITH")
+
+
 def _repeated(queries: t.Sequence[Query], limit: int, within: str) -> str:
-    """Describe the statements of ``queries`` that ran more than ``limit``
-    times ``within`` a block or request; ``""`` if none did."""
-    groups: dict[str, list[Query]] = {}
+    """Describe the reads of ``queries`` that ran more than ``limit`` times on
+    one bind ``within`` a block or request; ``""`` if none did. Writes are left
+    out: the unit of work sends them one by one or in batches, as the driver
+    allows, and no loading option changes that."""
+    groups: dict[tuple[str | None, str], list[Query]] = {}
     for query in queries:
-        groups.setdefault(statement_shape(query.statement), []).append(query)
-    found = [(shape, runs) for shape, runs in groups.items() if len(runs) > limit]
+        shape = statement_shape(query.statement)
+        if shape.upper().startswith(_READS):
+            groups.setdefault((query.bind, shape), []).append(query)
+    found = [(key, runs) for key, runs in groups.items() if len(runs) > limit]
     if not found:
         return ""
     parts = []
-    for shape, runs in found:
-        where = urls.describe_bind(runs[0].bind)
-        shown = ", ".join(repr(query.parameters) for query in runs[:5])
+    for (bind, shape), runs in found:
+        shown = ", ".join(_brief(query.parameters) for query in runs[:5])
         if len(runs) > 5:
             shown += f", ... ({len(runs) - 5} more)"
         callers: dict[str | None, int] = {}
@@ -595,13 +603,19 @@ def _repeated(queries: t.Sequence[Query], limit: int, within: str) -> str:
             f"\n  from {caller} ({count} time(s))" for caller, count in callers.items()
         )
         parts.append(
-            f"{shape}\n  ran {len(runs)} times on {where}, parameters: {shown}{lines}"
+            f"{shape}\n  ran {len(runs)} times on {urls.describe_bind(bind)},"
+            f" parameters: {shown}{lines}"
         )
     return (
         f"{len(found)} statement(s) ran more than {limit} time(s) in {within},"
         " its parameters aside (N+1 queries? Load the relationship with the"
         " first query: selectinload() or joinedload()):\n" + "\n".join(parts)
     )
+
+
+def _brief(parameters: t.Any, limit: int = 80) -> str:
+    shown = repr(parameters)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _table_of(model: t.Any) -> sa.Table:

@@ -123,6 +123,13 @@ class QueryAssertions(_Mixin):
             db.session.scalars(query.where(Author.id.in_(ids))).all()
         with self.assertNoRepeatedQueries(bind="other"):
             self.list_titles(eager=False)
+        # One statement on two binds, and writes however the driver batches
+        # them, are no N+1.
+        with self.assertNoRepeatedQueries():
+            db.session.scalar(sa.select(sa.literal(1)))
+            db.session.scalar(sa.select(sa.literal(1)).select_from(Note))
+            db.session.add_all([Author(name=f"new {i}") for i in range(50)])
+            db.session.flush()
         for limit in (0, -1, 1.5, True):
             with self.assertRaises(ValueError):
                 self.assertNoRepeatedQueries(limit=limit)  # type: ignore[arg-type]
