@@ -257,6 +257,10 @@ class ProcessGuard(_Guard):
         self.redirected: weakref.WeakSet[t.Any] = weakref.WeakSet()
         #: The tests running that may use no database at all.
         self._no_database: list[NoDatabase] = []
+        #: Threads such a test left running, and who they belong to: refused
+        #: for as long as they run.
+        self._refused_threads: dict[int, NoDatabase] = {}
+        self._watching_statements = 0
 
     def start(self) -> None:
         """A test class starts: guard until every class that started has ended."""
@@ -300,6 +304,50 @@ class ProcessGuard(_Guard):
         finally:
             self._building.pop()
 
+    def _refuser(self) -> NoDatabase | None:
+        """Who refuses a connection now: the running test that may use no
+        database, or the one that left the current thread running."""
+        if self._refused_threads:
+            found = self._refused_threads.get(threading.get_ident())
+            if found is not None:
+                return found
+        return self._no_database[-1] if self._no_database else None
+
+    def refuse_threads(
+        self, threads: t.Iterable[threading.Thread], state: NoDatabase
+    ) -> None:
+        """Refuse every connection of ``threads`` for as long as they run."""
+        for thread in threads:
+            if thread.ident is not None:
+                self._refused_threads[thread.ident] = state
+
+        def forget() -> None:
+            for thread in threads:
+                thread.join()
+                self._refused_threads.pop(thread.ident or 0, None)
+
+        threading.Thread(target=forget, name="flask_dbcase guard", daemon=True).start()
+
+    def watch_statements(self) -> None:
+        """Also refuse statements on connections opened before the refusal,
+        which neither the pool nor the driver see again."""
+        with self._lock:
+            if self._watching_statements == 0:
+                event.listen(sa.Engine, "before_cursor_execute", self.check_statement)
+            self._watching_statements += 1
+
+    def unwatch_statements(self) -> None:
+        with self._lock:
+            self._watching_statements -= 1
+            if self._watching_statements == 0:
+                event.remove(sa.Engine, "before_cursor_execute", self.check_statement)
+
+    def check_statement(self, *args: t.Any) -> None:
+        refuser = self._refuser()
+        if refuser is not None:
+            where = "a database, on a connection opened before it"
+            raise DatabaseNotAllowedError(refuser.refuse(where))
+
     @contextlib.contextmanager
     def refusing_all(self, owner: str) -> t.Iterator[NoDatabase]:
         """Refuse every connection, new or pooled, during the block, in any
@@ -316,8 +364,9 @@ class ProcessGuard(_Guard):
         self.real[(found.backend, found.database)] = owner
 
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
-        if self._no_database:  # a connection the pool held: closed, not used
-            return self._no_database[-1].refuse("a database its pool held")
+        refuser = self._refuser()
+        if refuser is not None:  # a connection the pool held: closed, not used
+            return refuser.refuse("a database its pool held")
         if backends.is_trusted() or _checking.get():
             return None
         found = identity_of(dbapi_connection, record)
@@ -343,9 +392,10 @@ class ProcessGuard(_Guard):
         the statement that identifies it: the driver runs the setting as it
         connects. A connection that has its own ``init_command`` keeps it.
         """
-        if self._no_database:  # before the driver connects
+        refuser = self._refuser()
+        if refuser is not None:  # before the driver connects
             where = describe_new(dialect, cargs, cparams)
-            raise DatabaseNotAllowedError(self._no_database[-1].refuse(where))
+            raise DatabaseNotAllowedError(refuser.refuse(where))
         if dialect.driver in ("pymysql", "mysqldb") and "init_command" not in cparams:
             seconds = max(1, round(lock_timeout()))
             cparams["init_command"] = (

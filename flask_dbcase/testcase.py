@@ -660,10 +660,10 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
 
     The app is built with ``create_app`` once per class; each test runs in a
     fresh test request context, with :attr:`client` and the response
-    assertions, as a :class:`ClientTestCase`. Any connection to a database,
-    from the test, a request or a thread, during ``create_app`` or a test,
-    fails the test with :class:`~flask_dbcase.DatabaseNotAllowedError`, even
-    when the app catches the error and answers 500. No test database is made,
+    assertions, as a :class:`ClientTestCase`. Any use of a database through
+    SQLAlchemy, from the test, a request or a thread, during ``create_app`` or
+    a test, fails the test with :class:`~flask_dbcase.DatabaseNotAllowedError`,
+    even when the app catches the error and answers 500. No test database is made,
     so a class costs nothing on the database's side.
 
     .. versionadded:: 0.1
@@ -683,6 +683,12 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
 
     #: Render templates, as :attr:`ClientTestCase.render_templates`.
     render_templates: t.ClassVar[bool] = True
+
+    #: How long, in seconds, to wait at the end of a test for the threads it
+    #: started. One still running fails the test, and its connections stay
+    #: refused until it ends: after the class, the app's engines point at the
+    #: databases it is configured with.
+    thread_timeout: t.ClassVar[float] = 5.0
 
     _dbcase: t.ClassVar[_ClassState]
 
@@ -704,6 +710,8 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         state = _ClassState()
         process_guard.start()
         cls.addClassCleanup(process_guard.stop)
+        process_guard.watch_statements()
+        cls.addClassCleanup(process_guard.unwatch_statements)
         with process_guard.refusing_all(f"'{_name(cls)}.create_app'") as refused:
             app = _build_app(cls)
         if refused.attempts:  # caught by the app factory, and not raised
@@ -749,8 +757,9 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         state = self._dbcase
         refusing = process_guard.refusing_all(f"'{self.id()}'")
         refused = refusing.__enter__()
+        threads = frozenset(threading.enumerate())
         # Registered first, so that it runs last, after every cleanup.
-        self.addCleanup(_check_no_database, self, refusing, refused)
+        self.addCleanup(_check_no_database, self, refusing, refused, threads)
         request_context, self.app_context = _push_test_request(state)
         self.addCleanup(request_context.pop)
         self._dbcase_outbox = []
@@ -767,11 +776,27 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
 
 
 def _check_no_database(
-    case: AppTestCase, refusing: t.ContextManager[NoDatabase], refused: NoDatabase
+    case: AppTestCase,
+    refusing: t.ContextManager[NoDatabase],
+    refused: NoDatabase,
+    threads: frozenset[threading.Thread],
 ) -> None:
     """End the test's refusal; fail the test if it connected and the error was
-    caught on the way (a view that answered 500)."""
+    caught on the way (a view that answered 500), or left threads running,
+    whose connections stay refused."""
+    running = join_started(threads, case.thread_timeout)
+    if running:
+        process_guard.refuse_threads(running, refused)
+        process_guard.outlive(running)
     refusing.__exit__(None, None, None)
+    if running:
+        names = ", ".join(repr(thread.name) for thread in running)
+        raise AssertionError(
+            f"{len(running)} thread(s) the test started still run after"
+            f" {case.thread_timeout:g} s ({names}): their database connections"
+            " are refused until they end. Wait for them in the test, or raise"
+            f" '{_name(type(case))}.thread_timeout'."
+        )
     if refused.attempts and not case._dbcase_failed:
         raise DatabaseNotAllowedError(refused.attempts[0])
 

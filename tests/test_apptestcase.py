@@ -163,6 +163,69 @@ class Refusals(_Mixin):
         with pooled.connect() as connection:
             self.assertEqual(connection.scalar(sa.select(sa.literal(2))), 2)
 
+    def test_a_connection_held_from_before_is_refused(self) -> None:
+        held = elsewhere(self, self.engine).connect()
+        self.addCleanup(held.close)
+        engine = self.engine
+
+        class Held(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return site_app(engine)
+
+            def test_held(self) -> None:
+                held.execute(sa.select(sa.literal(1)))
+
+        result = run_case(Held)
+        self.assertIn(
+            ".test_held' tried to connect to a database, on a connection opened"
+            " before it, which flask_dbcase refused",
+            result.problems(),
+        )
+        self.assertEqual(held.scalar(sa.select(sa.literal(2))), 2)  # after
+
+    def test_a_thread_left_running_stays_refused(self) -> None:
+        engine = self.engine
+        release = threading.Event()
+        self.addCleanup(release.set)
+        outcome: list[BaseException | None] = []
+
+        class Threads(AppTestCase):
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return site_app(engine)
+
+            def test_starts_a_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    release.wait(10)  # until the class has ended
+                    try:
+                        with app.app_context():
+                            db.session.execute(sa.select(Author.name))
+                    except BaseException as error:
+                        outcome.append(error)
+                    else:
+                        outcome.append(None)
+
+                threading.Thread(target=work, name="late reader", daemon=True).start()
+
+        result = run_case(Threads)
+        self.assertIn(
+            "1 thread(s) the test started still run after 0.1 s ('late reader'):"
+            " their database connections are refused until they end.",
+            result.problems(),
+        )
+        release.set()
+        for _ in range(1000):
+            if outcome:
+                break
+            threading.Event().wait(0.01)
+        self.assertIsInstance(outcome[0], DatabaseNotAllowedError)
+        self.assertIn(".test_starts_a_thread' tried to connect", str(outcome[0]))
+
     def test_create_app_may_not_connect(self) -> None:
         engine = self.engine
 
