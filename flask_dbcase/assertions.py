@@ -49,7 +49,19 @@ class Query(t.NamedTuple):
     def __str__(self) -> str:
         where = "" if self.bind is None else f" [bind {self.bind!r}]"
         sql = " ".join(self.statement.split())
-        return f"{sql} -- {self.parameters!r}{where}"
+        return f"{sql} -- {_readable_parameters(self.parameters)!r}{where}"
+
+
+def _readable_parameters(parameters: t.Any) -> t.Any:
+    """``parameters`` with the drivers' buffers (pysqlite's ``memoryview``)
+    shown as the bytes they hold."""
+    if isinstance(parameters, memoryview):
+        return parameters.tobytes()
+    if isinstance(parameters, (list, tuple)):
+        return type(parameters)(_readable_parameters(p) for p in parameters)
+    if isinstance(parameters, dict):
+        return {k: _readable_parameters(v) for k, v in parameters.items()}
+    return parameters
 
 
 class CapturedQueries(list[Query]):

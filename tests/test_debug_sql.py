@@ -46,6 +46,7 @@ class DebugSQL(_Mixin):
 
             def test_errors(self) -> None:
                 db.session.execute(sa.select(sa.literal(7)))
+                db.session.execute(sa.select(sa.literal(b"\x00raw")))
                 raise RuntimeError("broken")
 
             def test_passes(self) -> None:
@@ -86,10 +87,11 @@ class DebugSQL(_Mixin):
         self.assertRegex(text, r"\n2\. SELECT author\.id, author\.name\s+FROM author")
         self.assertNotIn("SAVEPOINT", text)
         self.assertIn(
-            "RuntimeError: broken\nSQL the test sent (1):\n1. SELECT",
+            "RuntimeError: broken\nSQL the test sent (2):\n1. SELECT",
             found["test_errors"],
         )
         self.assertIn("7", found["test_errors"])
+        self.assertIn("b'\\x00raw'", found["test_errors"])  # bytes, not a buffer
         self.assertIn(
             "AssertionError: inside\nSQL the test sent (1):",
             found["test_sub_test_fails"],
