@@ -62,6 +62,9 @@ class Schemas:
         self.built: dict[tuple[t.Hashable, t.Hashable], _Built] = {}
         #: Each database's :func:`shape` as the tests start from it, by database.
         self.shapes: dict[t.Hashable, str] = {}
+        #: The rows the migrations inserted (roles, lookup tables), by database
+        #: and table: what every test starts with, put back after emptying.
+        self.seeds: dict[t.Hashable, dict[str, list[dict[str, t.Any]]]] = {}
         self._exit_registered = False
 
     def note_shapes(self, engines: t.Iterable[sa.Engine]) -> None:
@@ -128,7 +131,24 @@ class Schemas:
             migrations.upgrade(app, path)
             for place, engine in places.items():
                 self.built[place] = _Built(_target(engine), None)
-        empty_all(db, engines)
+            self._note_seeds(db, engines)
+        reset_all(db, engines)
+
+    def _note_seeds(self, db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
+        """Remember the rows the migrations inserted in the models' tables."""
+        for engine in engines.values():  # what an earlier build left is stale
+            self.seeds.pop(seed_key(engine), None)
+        for key, engine in engines.items():
+            metadata = db.metadatas.get(key)
+            if metadata is None:
+                continue
+            found = self.seeds.setdefault(seed_key(engine), {})
+            expected = _test_database(engine)
+            with _prober(engine).connect() as connection:
+                connection = _named(connection, expected)
+                for table in _filled(connection, metadata, expected):
+                    rows = connection.execute(sa.select(table)).mappings()
+                    found[table.name] = [dict(row) for row in rows]
 
     def prepare(
         self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
@@ -574,6 +594,56 @@ def _check_database(
             " needs another database a bind of its own (SQLALCHEMY_BINDS)."
         )
     return tuple(rows)
+
+
+def seed_key(engine: sa.Engine) -> t.Hashable:
+    """Which database's seeds an engine's are: an in-memory one is its own."""
+    if is_memory_sqlite(engine.url):
+        return ("memory", id(engine))
+    return same_database_key(engine)
+
+
+def seed_counts(engine: sa.Engine) -> dict[str, int]:
+    """How many rows of each table the migrations inserted in the database."""
+    seeds = schemas.seeds.get(seed_key(engine), {})
+    return {name: len(rows) for name, rows in seeds.items()}
+
+
+def reset_all(
+    db: SQLAlchemy,
+    engines: dict[str | None, sa.Engine],
+    until_empty: t.Collection[str | None] = (),
+) -> None:
+    """Empty every table of every bind, then put back the rows the migrations
+    inserted, once per database."""
+    empty_all(db, engines, until_empty)
+    restored: set[t.Hashable] = set()
+    for key, engine in engines.items():
+        metadata = db.metadatas.get(key)
+        seeds = schemas.seeds.get(seed_key(engine))
+        if metadata is None or not seeds or seed_key(engine) in restored:
+            continue
+        restored.add(seed_key(engine))
+        _insert_seeds(metadata, engine, seeds)
+
+
+def _insert_seeds(
+    metadata: sa.MetaData, engine: sa.Engine, seeds: dict[str, list[dict[str, t.Any]]]
+) -> None:
+    mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
+    expected = _test_database(engine)
+    with _prober(engine).begin() as connection:
+        connection = _named(connection, expected)
+        if mysql:  # rows of a table that refer to each other, in any order
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for table in metadata.sorted_tables:  # parents first
+                rows = seeds.get(table.name)
+                if rows:
+                    connection.execute(table.insert(), rows)
+        finally:
+            if mysql:
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
 
 
 def empty_all(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 
 from .support import ENGINES
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - the suite installs it
     flask_migrate = None  # type: ignore[assignment]
 
 ENGINES_ON_DISK = [e for e in ENGINES if not e.memory and e.url]
+ENGINES_WITH_URL = [e for e in ENGINES if e.url]
 
 
 def make_db(extra: bool) -> tuple[SQLAlchemy, type]:
@@ -185,3 +187,114 @@ class MigrationTests(unittest.TestCase):
             error,
         )
         self.assertIn("no-such-migrations", error)
+
+
+SEEDED = ["seeded one", "seeded two"]
+
+
+@unittest.skipIf(flask_migrate is None, "Flask-Migrate is not installed")
+class SeededMigrationTests(unittest.TestCase):
+    """Rows the migrations insert are where every test starts, whatever the
+    class: kept by the rollback, put back after emptying, not taken for leaks."""
+
+    directory: t.ClassVar[str]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        MigrationTests.setUpClass.__func__(cls)  # type: ignore[attr-defined]
+        versions = os.path.join(cls.directory, "versions")
+        (name,) = [n for n in os.listdir(versions) if n.endswith(".py")]
+        path = os.path.join(versions, name)
+        with open(path) as f:
+            text = f.read()
+        seed = (
+            '    op.execute("INSERT INTO dbcase_item (name) VALUES'
+            " ('seeded one'), ('seeded two')\")\n"
+        )
+        end = "    # ### end Alembic commands ###\n"
+        with open(path, "w") as f:
+            f.write(text.replace(end, end + seed, 1))
+
+    def names(self, db: SQLAlchemy, item: type) -> list[str]:
+        return sorted(db.session.scalars(sa.select(item.name)))  # type: ignore[attr-defined]
+
+    def check(self, engine: t.Any, base: type) -> None:
+        db, item = make_db(extra=False)
+        directory = self.directory
+        names = self.names
+        where: list[str] = []  # the test database the class used
+
+        class SeededTests(base):  # type: ignore[valid-type,misc]
+            migrations = directory
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(db, engine.url, directory)
+
+            def test_1_changes_the_seeds(self) -> None:
+                self.assertEqual(names(db, item), SEEDED)
+                db.session.execute(sa.delete(item).where(item.name == "seeded one"))
+                db.session.add(item(name="added"))
+                db.session.commit()
+                self.assertEqual(names(db, item), ["added", "seeded two"])
+
+            def test_2_starts_from_the_seeds(self) -> None:
+                self.assertEqual(names(db, item), SEEDED)
+                where.append(db.engine.url.render_as_string(hide_password=False))
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = run_case(SeededTests)
+        self.assertEqual(result.problems(), "")
+        self.assertEqual(result.testsRun, 2)
+        if engine.memory:
+            return
+        # And so does the next class, with the database as the seeds left it.
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = run_case(SeededTests)
+        self.assertEqual(result.problems(), "")
+        outside = sa.create_engine(where[-1], poolclass=sa.pool.NullPool)
+        self.addCleanup(outside.dispose)
+        with outside.connect() as connection:
+            found = connection.scalars(sa.text("SELECT name FROM dbcase_item"))
+            self.assertEqual(sorted(found), SEEDED)
+
+    def test_transactional(self) -> None:
+        for engine in ENGINES_WITH_URL:
+            with self.subTest(engine=engine.name):
+                self.check(engine, TransactionalTestCase)
+
+    def test_database_test_case(self) -> None:
+        for engine in ENGINES_WITH_URL:
+            with self.subTest(engine=engine.name):
+                self.check(engine, DatabaseTestCase)
+
+    def test_leaks_are_counted_beyond_the_seeds(self) -> None:
+        db, item = make_db(extra=False)
+        directory = self.directory
+        where: list[str] = []
+        for engine in ENGINES_ON_DISK:
+
+            class Leaking(TransactionalTestCase):
+                migrations = directory
+
+                @classmethod
+                def create_app(cls, engine: t.Any = engine) -> Flask:
+                    return make_app(db, engine.url, directory)
+
+                def test_leaks(self) -> None:
+                    url = db.engine.url.render_as_string(hide_password=False)
+                    where.append(url)
+                    other = sa.create_engine(url, poolclass=sa.pool.NullPool)
+                    with other.begin() as connection:
+                        connection.execute(sa.insert(item).values(name="leaked"))
+                    other.dispose()
+
+            with self.subTest(engine=engine.name):
+                with contextlib.redirect_stderr(io.StringIO()):
+                    result = run_case(Leaking)
+                self.assertIn("'dbcase_item': 1 in", result.problems())
+                outside = sa.create_engine(where[-1], poolclass=sa.pool.NullPool)
+                self.addCleanup(outside.dispose)
+                with outside.connect() as connection:
+                    found = connection.scalars(sa.text("SELECT name FROM dbcase_item"))
+                    self.assertEqual(sorted(found), SEEDED)  # back to the seeds
