@@ -62,9 +62,13 @@ class Schemas:
         self.built: dict[tuple[t.Hashable, t.Hashable], _Built] = {}
         #: Each database's :func:`shape` as the tests start from it, by database.
         self.shapes: dict[t.Hashable, str] = {}
-        #: The rows the migrations inserted (roles, lookup tables), by database
-        #: and table: what every test starts with, put back after emptying.
-        self.seeds: dict[t.Hashable, dict[str, list[dict[str, t.Any]]]] = {}
+        #: The rows every test starts with, put back after emptying, by
+        #: database and the hook that wrote them, then by table: what the
+        #: migrations inserted (roles, lookup tables; hook ``None``), and what
+        #: a class's ``setUpTestDatabase`` added to them.
+        self.seeds: dict[
+            tuple[t.Hashable, t.Hashable], dict[str, list[dict[str, t.Any]]]
+        ] = {}
         self._exit_registered = False
 
     def note_shapes(self, engines: t.Iterable[sa.Engine]) -> None:
@@ -131,18 +135,25 @@ class Schemas:
             migrations.upgrade(app, path)
             for place, engine in places.items():
                 self.built[place] = _Built(_target(engine), None)
-            self._note_seeds(db, engines)
+            for engine in engines.values():  # what earlier builds left is stale
+                database = seed_key(engine)
+                for known in [k for k in self.seeds if k[0] == database]:
+                    del self.seeds[known]
+            self.note_seeds(db, engines, None)
         reset_all(db, engines)
 
-    def _note_seeds(self, db: SQLAlchemy, engines: dict[str | None, sa.Engine]) -> None:
-        """Remember the rows the migrations inserted in the models' tables."""
-        for engine in engines.values():  # what an earlier build left is stale
-            self.seeds.pop(seed_key(engine), None)
+    def note_seeds(
+        self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], hook: t.Hashable
+    ) -> None:
+        """Remember the rows now in the models' tables as the seeds ``hook``
+        (``None`` for the migrations) leaves."""
+        for engine in engines.values():
+            self.seeds.pop((seed_key(engine), hook), None)
         for key, engine in engines.items():
             metadata = db.metadatas.get(key)
             if metadata is None:
                 continue
-            found = self.seeds.setdefault(seed_key(engine), {})
+            found = self.seeds.setdefault((seed_key(engine), hook), {})
             expected = _test_database(engine)
             with _prober(engine).connect() as connection:
                 connection = _named(connection, expected)
@@ -603,32 +614,50 @@ def seed_key(engine: sa.Engine) -> t.Hashable:
     return same_database_key(engine)
 
 
-def seed_counts(engine: sa.Engine) -> dict[str, int]:
-    """How many rows of each table the migrations inserted in the database."""
-    seeds = schemas.seeds.get(seed_key(engine), {})
-    return {name: len(rows) for name, rows in seeds.items()}
+def seeds_of(engine: sa.Engine, hook: t.Hashable = None) -> dict[str, list[t.Any]]:
+    """The seeds of the engine's database that ``hook`` leaves: the
+    migrations' alone when it has not run there."""
+    database = seed_key(engine)
+    found = schemas.seeds.get((database, hook))
+    if found is None:
+        found = schemas.seeds.get((database, None), {})
+    return found
+
+
+def seed_counts(engine: sa.Engine, hook: t.Hashable = None) -> dict[str, int]:
+    """How many rows of each table every test starts with in the database."""
+    return {name: len(rows) for name, rows in seeds_of(engine, hook).items()}
 
 
 def reset_all(
     db: SQLAlchemy,
     engines: dict[str | None, sa.Engine],
     until_empty: t.Collection[str | None] = (),
+    hook: t.Hashable = None,
 ) -> None:
-    """Empty every table of every bind, then put back the rows the migrations
-    inserted, once per database."""
+    """Empty every table of every bind, then put back the seeds ``hook``
+    leaves (:attr:`Schemas.seeds`), each table once, however many binds of
+    the app reach its database."""
     empty_all(db, engines, until_empty)
-    restored: set[t.Hashable] = set()
+    restored: set[tuple[t.Hashable, str]] = set()
     for key, engine in engines.items():
         metadata = db.metadatas.get(key)
-        seeds = schemas.seeds.get(seed_key(engine))
-        if metadata is None or not seeds or seed_key(engine) in restored:
+        seeds = seeds_of(engine, hook)
+        if metadata is None or not seeds:
             continue
-        restored.add(seed_key(engine))
-        _insert_seeds(metadata, engine, seeds)
+        database = seed_key(engine)
+        tables = [
+            table
+            for table in metadata.sorted_tables  # parents first
+            if seeds.get(table.name) and (database, table.name) not in restored
+        ]
+        restored.update((database, table.name) for table in tables)
+        if tables:
+            _insert_seeds(tables, engine, seeds)
 
 
 def _insert_seeds(
-    metadata: sa.MetaData, engine: sa.Engine, seeds: dict[str, list[dict[str, t.Any]]]
+    tables: list[sa.Table], engine: sa.Engine, seeds: dict[str, list[dict[str, t.Any]]]
 ) -> None:
     mysql = engine.url.get_backend_name() in ("mysql", "mariadb")
     expected = _test_database(engine)
@@ -637,10 +666,8 @@ def _insert_seeds(
         if mysql:  # rows of a table that refer to each other, in any order
             connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
         try:
-            for table in metadata.sorted_tables:  # parents first
-                rows = seeds.get(table.name)
-                if rows:
-                    connection.execute(table.insert(), rows)
+            for table in tables:
+                connection.execute(table.insert(), seeds[table.name])
         finally:
             if mysql:
                 connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")

@@ -50,6 +50,7 @@ from .schema import reset_all
 from .schema import rows_left
 from .schema import schemas
 from .schema import seed_counts
+from .schema import seed_key
 from .schema import Template
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
@@ -112,6 +113,9 @@ class _ClassState:
         #: The running test's app context, and the thread it runs in.
         self.context: AppContext | None = None
         self.thread = 0
+        #: The class's ``setUpTestDatabase``, whose rows, with the migrations',
+        #: every test starts with; ``None`` for none.
+        self.hook: t.Hashable = None
         #: Refuses the binds the class did not declare, while a test runs.
         self.fence: BindFence | None = None
         #: The WSGI environment of the tests' request contexts, and the
@@ -178,6 +182,22 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
     #:
     #: .. versionadded:: 0.1
     binds: t.ClassVar[t.Collection[str | None] | None] = None
+
+    @classmethod
+    def setUpTestDatabase(cls) -> None:
+        """Write rows every class needs, once per test database and process,
+        as Laravel's hook of this name: roles, settings, lookup tables.
+
+        Runs with an application context pushed, after the schema is built
+        (and after the migrations, whose rows it may add to); the session is
+        committed after it. Every test of the class starts with these rows: a
+        :class:`TransactionalTestCase`'s rollback keeps them, a
+        :class:`DatabaseTestCase` puts them back after emptying the tables.
+        Another class with the same method, or a subclass, finds them again
+        without running it; a class without it does not see them.
+
+        .. versionadded:: 0.1
+        """
 
     #: Keep the test databases and their tables after the run, and reuse them in
     #: the next run when the models have not changed. Setting the environment
@@ -333,8 +353,12 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         """With :attr:`debug_sql`, add the SQL sent so far to the exception that
         ends the test, as a note its traceback shows."""
         sent = self._dbcase_sent
-        if sent is not None and not isinstance(error, unittest.SkipTest):
-            error.add_note(_sql_note(sent))
+        if sent is None or isinstance(error, unittest.SkipTest):
+            return
+        notes = getattr(error, "__notes__", None)
+        if notes:  # one exception raised by several tests: this test's SQL only
+            notes[:] = [note for note in notes if not note.startswith(_SQL_NOTE)]
+        error.add_note(_sql_note(sent))
 
     def _record_sql(self) -> None:
         """Record what the test sends, for :attr:`debug_sql`."""
@@ -387,7 +411,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         try:
             context.pop()
         finally:
-            reset_all(self._dbcase.db, self._dbcase.engines, self._dbcase.triggers)
+            state = self._dbcase
+            reset_all(state.db, state.engines, state.triggers, state.hook)
             # They commit for real; after the class, not in the real database.
             running = started(self._dbcase_threads)
             if running:
@@ -487,7 +512,7 @@ class TransactionalTestCase(DatabaseTestCase):
                 rebuilt = schemas.drop_changed(engines.values())
                 setting = _migrations_setting(cls, cls._dbcase.app)
                 _build_schema(cls, cls._dbcase.app, cls._dbcase.db, engines, setting)
-                reset_all(cls._dbcase.db, engines, state.triggers)
+                reset_all(cls._dbcase.db, engines, state.triggers, state.hook)
                 schemas.note_shapes(engines.values())
             state.leaked.clear()
             cls._begin_class_transaction()
@@ -1030,9 +1055,13 @@ def _fence_binds(cls: type[DatabaseTestCase], state: _ClassState) -> None:
     cls.addClassCleanup(fence.remove)
 
 
+#: How the note of :attr:`DatabaseTestCase.debug_sql` begins.
+_SQL_NOTE = "SQL the test sent"
+
+
 def _sql_note(sent: CapturedQueries) -> str:
     """What :attr:`DatabaseTestCase.debug_sql` shows under a traceback."""
-    return f"SQL the test sent ({len(sent)}):\n{sent.listing()}"
+    return f"{_SQL_NOTE} ({len(sent)}):\n{sent.listing()}"
 
 
 def _test_environ(state: _ClassState, app: Flask) -> dict[str, t.Any]:
@@ -1216,7 +1245,51 @@ def _build_schema(
     keep = database.databases.kept()
     if not setting:
         schemas.prepare(db, engines, keep)
+    else:
+        _build_migrated(cls, app, db, engines, keep, setting)
+    _seed_test_database(cls, app, db, engines)
+
+
+def _seed_test_database(
+    cls: type[DatabaseTestCase],
+    app: Flask,
+    db: SQLAlchemy,
+    engines: dict[str | None, sa.Engine],
+) -> None:
+    """Run the class's ``setUpTestDatabase`` once per test database and
+    process; elsewhere put back the rows it wrote."""
+    hook = _hook_of(cls)
+    cls._dbcase.hook = hook
+    if hook is None:
         return
+    known = all((seed_key(e), hook) in schemas.seeds for e in engines.values())
+    if known and not any(is_memory_sqlite(e.url) for e in engines.values()):
+        reset_all(db, engines, hook=hook)
+        return
+    with app.app_context():
+        cls.setUpTestDatabase()
+        db.session.commit()
+        db.session.remove()
+    schemas.note_seeds(db, engines, hook)
+
+
+def _hook_of(cls: type[DatabaseTestCase]) -> t.Hashable:
+    """The ``setUpTestDatabase`` the class has, as the seeds know it: the
+    class that defines it; ``None`` for the library's, which does nothing."""
+    for klass in cls.__mro__:
+        if "setUpTestDatabase" in vars(klass):
+            return None if klass is DatabaseTestCase else klass
+    return None
+
+
+def _build_migrated(
+    cls: type[DatabaseTestCase],
+    app: Flask,
+    db: SQLAlchemy,
+    engines: dict[str | None, sa.Engine],
+    keep: bool,
+    setting: t.Any,
+) -> None:
     owner = repr(_name(cls))
     path = alembic_migrations.directory(app, setting, owner)
     schemas.prepare_migrated(app, db, engines, keep, path)
@@ -1297,7 +1370,7 @@ def _check_leaks(
             observer = state.observers[key]
         rows = rows_left(metadata, observer)
         # The rows the migrations inserted are where every test starts.
-        seeded = seed_counts(engine)
+        seeded = seed_counts(engine, state.hook)
         rows = {
             n: c - seeded.get(n, 0) for n, c in rows.items() if c > seeded.get(n, 0)
         }
@@ -1313,7 +1386,7 @@ def _check_leaks(
             counts = ", ".join(f"{name!r}: {n}" for name, n in rows.items())
             found.append(f"{counts} in {describe_url(engine.url)}")
             if test is None:
-                reset_all(cls._dbcase.db, {key: engine})
+                reset_all(cls._dbcase.db, {key: engine}, hook=state.hook)
     if not found:
         return
     where = f"test {test._testMethodName!r}" if test else "the class"
