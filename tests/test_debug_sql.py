@@ -97,6 +97,29 @@ class DebugSQL(_Mixin):
             found["test_sub_test_fails"],
         )
 
+    def test_one_exception_raised_twice_shows_each_tests_sql(self) -> None:
+        engine = self.engine
+        shared = RuntimeError("the same one")
+
+        class Case(TransactionalTestCase):
+            debug_sql = True
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_1(self) -> None:
+                db.session.execute(sa.select(sa.literal(1)))
+                raise shared
+
+            def test_2(self) -> None:
+                raise shared
+
+        result = run_case(Case)
+        second = result.errors[1][1]
+        self.assertIn("SQL the test sent (0):\nNo statements were sent.", second)
+        self.assertEqual(second.count("SQL the test sent"), 1, second)
+
     def test_off_by_default(self) -> None:
         with mock.patch.dict(os.environ, {"FLASK_DBCASE_DEBUG_SQL": ""}):
             found = self.reports(self.case(debug=False))
