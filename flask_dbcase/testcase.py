@@ -232,16 +232,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        try:
-            cls._dbcase_set_up_class()
-        except Exception as error:
-            if not isinstance(error, TestDatabaseError) and not _said(error):
-                raise
-            # The message says it all; the frames it passed through are the
-            # library's and hold URLs, which a runner may print with their
-            # arguments (pytest does). The cause stays on __context__.
-            __tracebackhide__ = True  # this frame too, for pytest
-            raise error.with_traceback(None) from None
+        __tracebackhide__ = True  # for pytest; unittest leaves this module out
+        _set_up_class(cls)
 
     @classmethod
     def _dbcase_set_up_class(cls) -> None:
@@ -720,13 +712,8 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        try:
-            cls._dbcase_set_up_class()
-        except Exception as error:
-            if not _said(error):
-                raise
-            __tracebackhide__ = True  # the message says it all, as above
-            raise error.with_traceback(None) from None
+        __tracebackhide__ = True  # for pytest; unittest leaves this module out
+        _set_up_class(cls)
 
     @classmethod
     def _dbcase_set_up_class(cls) -> None:
@@ -798,6 +785,20 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         assert recorder is not None
         recorder.clear()
         self._dbcase_recorder = recorder
+
+
+def _set_up_class(cls: type[t.Any]) -> None:
+    """Run the library's setup of ``cls``."""
+    try:
+        cls._dbcase_set_up_class()
+    except Exception as error:
+        if not isinstance(error, TestDatabaseError) and not _said(error):
+            raise
+        # The message says it all; the frames it passed through are the
+        # library's and hold URLs, which a runner may print with their
+        # arguments (pytest does). The cause stays on __context__.
+        __tracebackhide__ = True  # this frame too, for pytest
+        raise error.with_traceback(None) from None
 
 
 def _check_no_database(
