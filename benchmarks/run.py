@@ -2,6 +2,7 @@
 
     python benchmarks/run.py [--tests N] [--rst FILE] [--soak N] [--parallel N]
                              [--commits] [--tables 5,80,300] [--setup]
+                             [--features]
 
 SQLite (memory and file) always; PostgreSQL and MySQL/MariaDB when
 DBCASE_POSTGRESQL_URL and DBCASE_MYSQL_URL are set (the database named in them is
@@ -696,6 +697,28 @@ def app_floor(engine: Engine, body: t.Callable[[t.Any], None], n: int) -> list[f
     return times
 
 
+def feature_cost(engine: Engine, n: int) -> None:
+    """A typical ClientTestCase test as it is, with the checks that record
+    statements off (the default: no listener is attached), and with each on."""
+    variants = {
+        "off": {},
+        "max_queries_per_request = 50": {"max_queries_per_request": 50},
+        "debug_sql = True": {"debug_sql": True},
+    }
+    figures = {}
+    for label, attributes in variants.items():
+        case = library_case(ClientTestCase, engine, n, typical=True)
+        for name, value in attributes.items():
+            setattr(case, name, value)
+        result = run(case, None)
+        figures[label] = per_test_ms(result.times)
+    off = figures["off"]
+    shown = ", ".join(
+        f"{label} {ms:.3f} ms (x{ms / off:.2f})" for label, ms in figures.items()
+    )
+    print(f"{engine.name}: a typical ClientTestCase test: {shown}")
+
+
 def class_cost(engine: Engine, counts: t.Sequence[int]) -> None:
     """What each class adds (``reuse_app``, one empty test) as the schema grows."""
     from flask import Flask
@@ -746,6 +769,11 @@ def main() -> None:
         help="then time each class for these schema sizes, e.g. 5,80,300",
     )
     parser.add_argument(
+        "--features",
+        action="store_true",
+        help="then time a typical test with N+1 detection and debug SQL on",
+    )
+    parser.add_argument(
         "--setup",
         action="store_true",
         help="then compare a new worker's schema build with a template clone",
@@ -776,6 +804,8 @@ def main() -> None:
         commit_cost(engine, args.tests)
     for engine in found if args.tables else []:
         class_cost(engine, [int(n) for n in args.tables.split(",")])
+    for engine in found if args.features else []:
+        feature_cost(engine, args.tests)
     for engine in found if args.setup else []:
         if engine.name == "PostgreSQL":
             setup_cost(engine)
