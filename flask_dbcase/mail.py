@@ -18,6 +18,11 @@ else:
     _TestCase = object
 
 
+def has_mail(app: Flask) -> bool:
+    """Whether the app has Flask-Mail or Flask-Mailman, whose mail is kept."""
+    return "mail" in app.extensions or "mailman" in app.extensions
+
+
 def hold_mail(app: Flask) -> t.Callable[[], None]:
     """Make the app's mail extensions keep their messages from now on: Flask-Mail
     suppresses sending, Flask-Mailman uses its in-memory backend. Return the

@@ -40,6 +40,7 @@ from .guard import DatabaseNotAllowedError
 from .guard import NoDatabase
 from .guard import process_guard
 from .liveserver import LiveServer
+from .mail import has_mail
 from .mail import hold_mail
 from .mail import MailAssertions
 from .mail import watch_outbox
@@ -116,6 +117,11 @@ class _ClassState:
         #: The class's ``setUpTestDatabase``, whose rows, with the migrations',
         #: every test starts with; ``None`` for none.
         self.hook: t.Hashable = None
+        #: The app sends mail with Flask-Mail or Flask-Mailman: each test
+        #: gets an outbox to watch.
+        self.mail = False
+        #: Record what each test sends, to show it if the test fails.
+        self.debug_sql = False
         #: Refuses the binds the class did not declare, while a test runs.
         self.fence: BindFence | None = None
         #: The WSGI environment of the tests' request contexts, and the
@@ -263,6 +269,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
             _configure_sessions(cls, db, cls.session_options)
         cls.addClassCleanup(_forget_class, cls)
         cls.addClassCleanup(hold_mail(app))
+        state.mail = has_mail(app)
+        state.debug_sql = cls.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"
         refresh = _refresher(state)
         appcontext_popped.connect(refresh, app)
         cls.addClassCleanup(appcontext_popped.disconnect, refresh, app)
@@ -354,8 +362,6 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
 
     def _record_sql(self) -> None:
         """Record what the test sends, for :attr:`debug_sql`."""
-        if not (self.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"):
-            return
         recording = self.captureQueries()
         self._dbcase_sent = recording.__enter__()
         self.addCleanup(recording.__exit__, None, None, None)
@@ -379,8 +385,10 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         if state.fence is not None:
             state.fence.test = self.id()
         self._dbcase_outbox = []
-        self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
-        self._record_sql()
+        if state.mail:
+            self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
+        if state.debug_sql:
+            self._record_sql()
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -734,6 +742,7 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         cls.addClassCleanup(_forget_class, cls)
         state.overrides = class_overrides(cls)
         cls.addClassCleanup(hold_mail(app))
+        state.mail = has_mail(app)
         recorder = state.recorder = _Recorder(app, cls.render_templates)
         recorder.start()
         cls.addClassCleanup(recorder.stop)
@@ -775,7 +784,8 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         request_context, self.app_context = _push_test_request(state)
         self.addCleanup(request_context.pop)
         self._dbcase_outbox = []
-        self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
+        if state.mail:
+            self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -1065,14 +1075,18 @@ def _sql_note(sent: CapturedQueries) -> str:
     return f"{_SQL_NOTE} ({len(sent)}):\n{sent.listing()}"
 
 
+#: The settings that decide the URL of the test client's requests.
+_WHERE_REQUESTS_GO = ("SERVER_NAME", "APPLICATION_ROOT", "PREFERRED_URL_SCHEME")
+
+
 def _test_environ(state: _ClassState, app: Flask) -> dict[str, t.Any]:
     """The WSGI environment of a test's request context: ``GET /`` where the
     test client sends its requests, the class's ``override_config`` counted.
     Built once per class, again if the test's configuration moves the app."""
-    config = {**app.config, **state.overrides}
+    config, overrides = app.config, state.overrides
     key = tuple(
-        config.get(name)
-        for name in ("SERVER_NAME", "APPLICATION_ROOT", "PREFERRED_URL_SCHEME")
+        overrides[name] if name in overrides else config.get(name)
+        for name in _WHERE_REQUESTS_GO
     )
     if state.environ_for != key:
         server, root, scheme = key
