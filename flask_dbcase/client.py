@@ -11,19 +11,29 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
 
+#: The WSGI environ key that numbers the client's requests: the redirects a
+#: request follows carry its number, and the templates rendered are told apart by it.
+REQUEST_KEY = "flask_dbcase.request"
+
+
 class _IsolatedRequests:
     #: Runs each request, given as a function, and checks what it sent to the
     #: database (:attr:`~flask_dbcase.ClientTestCase.max_queries_per_request`).
     dbcase_watch: t.Callable[[t.Callable[[], t.Any]], t.Any] | None = None
     _dbcase_opening = False
+    _dbcase_requests = 0
 
     def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        watch = self.dbcase_watch
-        if watch is None or self._dbcase_opening:
+        if self._dbcase_opening:
             # Redirects followed are part of the request that led to them.
             return super().open(*args, **kwargs)  # type: ignore[misc]
+        self._dbcase_requests += 1
+        self.environ_base[REQUEST_KEY] = self._dbcase_requests  # type: ignore[attr-defined]
+        watch = self.dbcase_watch
         self._dbcase_opening = True
         try:
+            if watch is None:
+                return super().open(*args, **kwargs)  # type: ignore[misc]
             return watch(lambda: super(_IsolatedRequests, self).open(*args, **kwargs))  # type: ignore[misc]
         finally:
             self._dbcase_opening = False

@@ -15,8 +15,12 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import jinja2
+from flask import has_request_context
 from flask import message_flashed
+from flask import request
 from flask import template_rendered
+
+from .client import REQUEST_KEY
 
 # A failure points at the test's line: unittest, and pytest, leave the frames of
 # modules that set this out of its traceback.
@@ -159,6 +163,9 @@ class _Recorder:
     def __init__(self, app: Flask, render: bool) -> None:
         self.app = app
         self.templates: list[RenderedTemplate] = []
+        #: For each template, the number of the client's request it was rendered
+        #: in (:data:`~flask_dbcase.client.REQUEST_KEY`), or ``None``.
+        self.requests: list[int | None] = []
         #: ``(message, category)``, in Flask-Testing's order.
         self.flashed: list[tuple[str, str]] = []
         self._render = render
@@ -167,6 +174,7 @@ class _Recorder:
     def clear(self) -> None:
         """Forget what was recorded: a new test begins."""
         self.templates = []
+        self.requests = []
         self.flashed = []
 
     def start(self) -> None:
@@ -196,6 +204,21 @@ class _Recorder:
         **kw: t.Any,
     ) -> None:
         self.templates.append(RenderedTemplate(template.name, dict(context)))
+        number = request.environ.get(REQUEST_KEY) if has_request_context() else None
+        self.requests.append(number)
+
+    def rendered_by(self, response: TestResponse) -> list[str | None] | None:
+        """The names of the templates rendered for ``response``, the requests
+        of the redirects it followed included; ``None`` if the response did not
+        come from the test's client."""
+        number = response.request.environ.get(REQUEST_KEY)
+        if number is None:
+            return None
+        return [
+            template.name
+            for template, rendered_in in zip(self.templates, self.requests, strict=True)
+            if rendered_in == number
+        ]
 
     def _flashed(self, app: Flask, message: str, category: str, **kw: t.Any) -> None:
         self.flashed.append((message, category))
@@ -500,11 +523,38 @@ class ResponseAssertions(_TestCase):
 
     # -- templates and flashed messages --------------------------------------
 
+    @t.overload
     def assertTemplateUsed(
-        self, name: str, msg: str | None = None, *, count: int | None = None
-    ) -> None:
-        """Fail unless the template ``name`` was rendered during the test:
-        ``count`` times, or at least once.
+        self, name: str, /, msg: str | None = None, *, count: int | None = None
+    ) -> _WholeTest: ...
+
+    @t.overload
+    def assertTemplateUsed(
+        self,
+        response: TestResponse,
+        name: str,
+        /,
+        msg: str | None = None,
+        *,
+        count: int | None = None,
+    ) -> _WholeTest: ...
+
+    def assertTemplateUsed(
+        self,
+        name_or_response: str | TestResponse,
+        /,
+        *args: t.Any,
+        count: int | None = None,
+        **kwargs: t.Any,
+    ) -> _WholeTest:
+        """Fail unless the template ``name`` was rendered: ``count`` times, or
+        at least once.
+
+        ``assertTemplateUsed(name)`` looks at the whole test so far, as
+        Flask-Testing does; ``assertTemplateUsed(response, name)`` only at what
+        that response rendered, the redirects it followed included, as Django
+        does. To check what a block renders, Django's ``with
+        assertTemplateUsed(name):``, use :meth:`assertRendersTemplate`.
 
         Works also with :attr:`~flask_dbcase.ClientTestCase.render_templates`
         set to ``False``. A template included or extended counts as rendered
@@ -512,30 +562,86 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        names = [template.name for template in self.rendered_templates]
-        if count is None and name not in names:
-            self.fail(
-                self._formatMessage(
-                    msg, f"Template {name!r} was not rendered; {_names(names)}."
-                )
-            )
-        if count is not None and names.count(name) != count:
-            self.fail(
-                self._formatMessage(
-                    msg,
-                    f"Template {name!r} was rendered {names.count(name)} time(s),"
-                    f" expected {count}; {_names(names)}.",
-                )
-            )
+        name, msg, names, scope = self._template_args(
+            "assertTemplateUsed", name_or_response, args, kwargs
+        )
+        _check_rendered(self, name, names, count, msg, scope)
+        return _WholeTest(name)
 
-    def assertTemplateNotUsed(self, name: str, msg: str | None = None) -> None:
-        """Fail if the template ``name`` was rendered during the test.
+    @t.overload
+    def assertTemplateNotUsed(self, name: str, /, msg: str | None = None) -> None: ...
+
+    @t.overload
+    def assertTemplateNotUsed(
+        self, response: TestResponse, name: str, /, msg: str | None = None
+    ) -> None: ...
+
+    def assertTemplateNotUsed(
+        self, name_or_response: str | TestResponse, /, *args: t.Any, **kwargs: t.Any
+    ) -> None:
+        """Fail if the template ``name`` was rendered during the test, or, given
+        a response first, for that response.
 
         .. versionadded:: 0.1
         """
-        names = [template.name for template in self.rendered_templates]
+        name, msg, names, scope = self._template_args(
+            "assertTemplateNotUsed", name_or_response, args, kwargs
+        )
         if name in names:
-            self.fail(self._formatMessage(msg, f"Template {name!r} was rendered."))
+            self.fail(
+                self._formatMessage(msg, f"Template {name!r} was rendered{scope}.")
+            )
+
+    def assertRendersTemplate(
+        self, name: str, msg: str | None = None, *, count: int | None = None
+    ) -> t.ContextManager[None]:
+        """In a ``with`` block: fail unless the block rendered the template
+        ``name``, ``count`` times or at least once, as Django's ``with
+        assertTemplateUsed(name):``.
+
+        .. versionadded:: 0.1
+        """
+        if not isinstance(name, str):
+            raise TypeError(
+                f"assertRendersTemplate() takes a template's name, not {name!r}."
+            )
+        return _RendersTemplate(self, name, msg, count)
+
+    def _template_args(
+        self,
+        method: str,
+        first: str | TestResponse,
+        args: tuple[t.Any, ...],
+        kwargs: dict[str, t.Any],
+    ) -> tuple[str, str | None, list[str | None], str]:
+        """Read ``(name[, msg])`` or ``(response, name[, msg])``: return the
+        name, the message, the names rendered in scope and how to say the scope."""
+        if isinstance(first, str):
+            if len(args) > 1 or set(kwargs) - {"msg"}:
+                raise TypeError(
+                    f"{method}() takes (name, msg=None) or (response, name)."
+                )
+            msg = args[0] if args else kwargs.get("msg")
+            names = [template.name for template in self.rendered_templates]
+            return first, msg, names, ""
+        if not hasattr(first, "history") or not hasattr(first, "request"):
+            raise TypeError(
+                f"{method}() takes a template's name or a test client's response"
+                f" first, not {first!r}."
+            )
+        if len(args) > 2:
+            raise TypeError(f"{method}(response, name, msg=None): too many arguments.")
+        rest = dict(zip(("name", "msg")[: len(args)], args, strict=True))
+        rest.update(kwargs)
+        if set(rest) - {"name", "msg"} or "name" not in rest:
+            raise TypeError(f"{method}(response, name, msg=None): give the name.")
+        rendered = self._dbcase_recorder.rendered_by(first)
+        if rendered is None:
+            raise TypeError(
+                f"{method}(response, name): the response is not from the test's"
+                " client, self.client, whose requests are told apart."
+            )
+        return rest["name"], rest.get("msg"), rendered, f" for {_request_line(first)}"
 
     def assertContext(self, name: str, value: t.Any, msg: str | None = None) -> None:
         """Fail unless the context variable ``name`` had ``value``.
@@ -603,6 +709,68 @@ def _body_excerpt(response: TestResponse, limit: int = 300) -> str:
         return ""
     cut = body[:limit] + (" ..." if len(body) > limit else "")
     return f"\nBody: {cut}"
+
+
+def _check_rendered(
+    case: unittest.TestCase,
+    name: str,
+    names: list[str | None],
+    count: int | None,
+    msg: str | None,
+    scope: str,
+) -> None:
+    done = names.count(name)
+    if count is None and not done:
+        problem = f"Template {name!r} was not rendered{scope}; {_names(names)}."
+    elif count is not None and done != count:
+        problem = (
+            f"Template {name!r} was rendered {done} time(s){scope}, expected"
+            f" {count}; {_names(names)}."
+        )
+    else:
+        return
+    case.fail(case._formatMessage(msg, problem))
+
+
+class _WholeTest:
+    """What ``assertTemplateUsed(name)`` returns: it has already checked, so a
+    ``with`` statement on it is a mistake to point out, not a block to check."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> t.NoReturn:
+        raise TypeError(
+            f"assertTemplateUsed({self.name!r}) checks the whole test at once and"
+            " is not a context manager. To check what a block renders, write"
+            f" 'with self.assertRendersTemplate({self.name!r}):'."
+        )
+
+    def __exit__(self, *exc: object) -> None:  # pragma: no cover - never entered
+        pass
+
+
+class _RendersTemplate:
+    def __init__(
+        self, case: ResponseAssertions, name: str, msg: str | None, count: int | None
+    ) -> None:
+        self.case = case
+        self.name = name
+        self.msg = msg
+        self.count = count
+        self.start: int | None = None
+
+    def __enter__(self) -> None:
+        self.start = len(self.case.rendered_templates)
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None:
+            return
+        rendered = self.case.rendered_templates[self.start :]
+        names = [template.name for template in rendered]
+        _check_rendered(
+            self.case, self.name, names, self.count, self.msg, " in the block"
+        )
 
 
 def _names(names: list[str | None]) -> str:

@@ -13,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.testing import FlaskClient
 from jinja2 import DictLoader
 
 from flask_dbcase import ClientTestCase
@@ -33,6 +34,7 @@ TEMPLATES = {
         "{% for c, m in get_flashed_messages(with_categories=True) %}"
         "<p class={{ c }}>{{ m }}</p>{% endfor %}{% endblock %}"
     ),
+    "other.html": "<p>other</p>",
 }
 
 
@@ -73,6 +75,15 @@ def shop_app() -> Flask:
     @app.get("/api")
     def api() -> t.Any:
         return {"books": [{"id": 1, "title": "Dune", "year": 1965}], "total": 1}
+
+    @app.get("/other")
+    def other() -> t.Any:
+        return render_template("other.html")
+
+    @app.get("/to-other")
+    def to_other() -> t.Any:
+        render_template("authors.html", authors=[], title="Before")
+        return redirect(url_for("other"))
 
     @app.get("/empty")
     def empty() -> t.Any:
@@ -315,6 +326,95 @@ class Responses(ClientTestCase):
             message,
             "Template 'authors.html' was rendered 2 time(s), expected 1; rendered:"
             " 'authors.html', 'authors.html'.",
+        )
+
+    def test_templates_of_one_response(self) -> None:
+        listing = self.client.get("/list")
+        other = self.client.get("/other")
+        self.assertTemplateUsed(listing, "authors.html")
+        self.assertTemplateUsed(other, "other.html", count=1)
+        self.assertTemplateNotUsed(listing, "other.html")
+        self.assertTemplateNotUsed(other, "authors.html")
+        # The whole test saw both.
+        self.assertTemplateUsed("other.html")
+        self.assertTemplateUsed("authors.html")
+        message = self.message(self.assertTemplateUsed, other, "authors.html")
+        self.assertEqual(
+            message,
+            "Template 'authors.html' was not rendered for GET /other; rendered:"
+            " 'other.html'.",
+        )
+        message = self.message(self.assertTemplateNotUsed, listing, "authors.html")
+        self.assertEqual(message, "Template 'authors.html' was rendered for GET /list.")
+        message = self.message(
+            self.assertTemplateUsed, listing, "authors.html", "mine", count=2
+        )
+        self.assertEqual(
+            message,
+            "Template 'authors.html' was rendered 1 time(s) for GET /list, expected"
+            " 2; rendered: 'authors.html'. : mine",
+        )
+
+    def test_templates_of_a_followed_redirect(self) -> None:
+        response = self.client.get("/to-other", follow_redirects=True)
+        self.assertTemplateUsed(response, "authors.html")
+        self.assertTemplateUsed(response, "other.html")
+        # A template rendered in the test itself belongs to no response.
+        render_template("other.html")
+        self.assertTemplateUsed(response, "other.html", count=1)
+        self.assertTemplateUsed("other.html", count=2)
+
+    def test_template_arguments(self) -> None:
+        response = self.client.get("/list")
+        for call in (
+            lambda: self.assertTemplateUsed(1),  # type: ignore[call-overload]
+            lambda: self.assertTemplateUsed(response),  # type: ignore[call-overload]
+            lambda: self.assertTemplateUsed("a", "b", "c"),  # type: ignore[call-overload]
+            lambda: self.assertTemplateNotUsed(response, "a", "b", "c"),  # type: ignore[call-overload]
+            lambda: self.assertRendersTemplate(response),  # type: ignore[arg-type]
+            # Not from self.client: its requests cannot be told apart.
+            lambda: self.assertTemplateUsed(
+                FlaskClient(self.app).get("/list"), "authors.html"
+            ),
+        ):
+            with self.subTest(call=call), self.assertRaises(TypeError):
+                call()
+
+    def test_renders_template_in_a_block(self) -> None:
+        self.client.get("/list")
+        with self.assertRendersTemplate("other.html"):
+            self.client.get("/other")
+        with self.assertRendersTemplate("authors.html", count=2):
+            self.client.get("/list")
+            self.client.get("/empty")
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertRendersTemplate("authors.html"):
+                self.client.get("/other")
+        self.assertEqual(
+            str(raised.exception),
+            "Template 'authors.html' was not rendered in the block; rendered:"
+            " 'other.html'.",
+        )
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertRendersTemplate("other.html", "mine", count=0):
+                self.client.get("/other")
+        self.assertEqual(
+            str(raised.exception),
+            "Template 'other.html' was rendered 1 time(s) in the block, expected 0;"
+            " rendered: 'other.html'. : mine",
+        )
+        # An error in the block is the test's error, not a template failure.
+        with self.assertRaises(KeyError):
+            with self.assertRendersTemplate("never.html"):
+                raise KeyError("x")
+
+    def test_template_used_is_not_a_block(self) -> None:
+        self.client.get("/list")
+        with self.assertRaises(TypeError) as raised:
+            with self.assertTemplateUsed("authors.html"):
+                self.client.get("/other")
+        self.assertIn(
+            "'with self.assertRendersTemplate('authors.html'):'", str(raised.exception)
         )
 
     def test_templates_are_per_test(self) -> None:

@@ -44,6 +44,13 @@ class PageTests(BookshopApp, TestCase):  # was: class PageTests(TestCase)
         self.assertContext("q", "dune")
         self.assertIn(b"Frank Herbert", response.data)
 
+    def test_each_page_its_template(self):
+        with self.assertRendersTemplate("login.html"):
+            self.client.get(url_for("login"))
+        response = self.client.get(url_for("books"))
+        self.assertTemplateUsed(response, "books.html")
+        self.assertTemplateNotUsed(response, "login.html")
+
     def test_login_redirects_and_welcomes(self):
         response = self.log_in()
         self.assertRedirects(response, url_for("books"))
