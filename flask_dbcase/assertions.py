@@ -19,6 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import urls
+from .changes import CapturedChanges
+from .changes import differences as _differences
+from .changes import format_row as _shown
+from .changes import Snapshot as _Snapshot
 
 # A failure points at the test's line: unittest, and pytest, leave the frames of
 # modules that set this out of its traceback.
@@ -365,6 +369,131 @@ class DatabaseAssertions(_TestCase):
 
         return _Checked(self.captureCommits(), check)
 
+    # -- changed rows ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def captureChanges(self, *models: t.Any) -> t.Iterator[CapturedChanges]:
+        """Capture the rows the block inserts, updates and deletes, table by
+        table: in every table of the app, or in the ``models`` (models, tables
+        or table names) given.
+
+        .. code-block:: python
+
+            with self.captureChanges() as changes:
+                client.post("/books", data={"title": "Dune"})
+            self.assertEqual(changes[Book].inserted[0]["title"], "Dune")
+
+        The tables are read when the block begins and when it ends, through
+        the test's session, as :meth:`assertDatabaseHas` reads them: objects
+        added to the session and not yet flushed are not in them. If the block
+        raises, nothing is captured.
+
+        .. versionadded:: 0.1
+        """
+        tables = self._watched_tables(models)
+        snapshot = _Snapshot(tables, self._read_table)
+        captured = CapturedChanges()
+        yield captured
+        snapshot.compare(captured)
+
+    def assertChanges(
+        self, expected: t.Mapping[t.Any, int], msg: str | None = None
+    ) -> t.ContextManager[CapturedChanges]:
+        """In a ``with`` block: fail unless each table in ``expected`` (by model,
+        table or name) has that many more rows after the block than before
+        (``0`` for as many, ``-1`` for one fewer). The failure lists the rows
+        each of those tables gained, lost and changed.
+
+        .. code-block:: python
+
+            with self.assertChanges({Book: +1, Author: 0}):
+                client.post("/books", data={"title": "Dune"})
+
+        .. versionadded:: 0.1
+        """
+        if not isinstance(expected, t.Mapping) or not expected:
+            raise TypeError(
+                "assertChanges() takes a dict of models and the difference in their"
+                f" row counts, as {{Book: +1, Author: 0}}; got {expected!r}."
+            )
+        for key, difference in expected.items():
+            if isinstance(difference, bool) or not isinstance(difference, int):
+                raise TypeError(
+                    f"assertChanges(): the difference for {key!r} must be an int,"
+                    f" not {difference!r}."
+                )
+        wanted = dict(expected)
+
+        def check(captured: CapturedChanges) -> None:
+            problems = _differences(captured, wanted)
+            if problems:
+                self.fail(self._formatMessage(msg, problems + self._unflushed_hint()))
+
+        return _Checked(self.captureChanges(*wanted), check)
+
+    def _watched_tables(self, models: tuple[t.Any, ...]) -> list[sa.Table]:
+        engines = self._engines()
+        everything = [
+            table
+            for key, metadata in self._db().metadatas.items()
+            if key in engines
+            for table in metadata.sorted_tables
+        ]
+        if not models:
+            return self._existing(everything)
+        tables: list[sa.Table] = []
+        for model in models:
+            if isinstance(model, str):
+                named = [t for t in everything if model in (t.name, t.fullname)]
+                if len(named) != 1:
+                    known = ", ".join(repr(t.fullname) for t in everything)
+                    raise TypeError(
+                        f"The app has {len(named) or 'no'} table(s) named {model!r};"
+                        f" its tables: {known}. Pass the model instead."
+                    )
+                table = named[0]
+            else:
+                table = _table_of(model)
+                self._engine_of(table)
+            if table in tables:
+                raise TypeError(f"{model!r} is named twice.")
+            tables.append(table)
+        return tables
+
+    def _existing(self, tables: list[sa.Table]) -> list[sa.Table]:
+        """The tables that are in their databases: a model without a migration
+        must not make the test's transaction fail on a missing table."""
+        found: dict[tuple[sa.Engine, str | None], set[str]] = {}
+        kept = []
+        for table in tables:
+            engine = self._engine_of(table)
+            where = (engine, table.schema)
+            if where not in found:
+                with self._db().session.no_autoflush:
+                    connection = self._db().session.connection(
+                        bind_arguments={"bind": engine}
+                    )
+                    found[where] = set(
+                        sa.inspect(connection).get_table_names(schema=table.schema)
+                    )
+            if table.name in found[where]:
+                kept.append(table)
+        return kept
+
+    def _read_table(self, table: sa.Table) -> sa.Result[t.Any]:
+        rows = _Rows(table, self._engine_of(table), {})
+        return self._execute(rows, sa.select(table))
+
+    def _engine_of(self, table: sa.Table) -> sa.Engine:
+        engines = self._engines()
+        key = table.metadata.info.get("bind_key")
+        if key not in engines:
+            raise TypeError(
+                f"{table.name!r} belongs to no database of the app (its bind key"
+                f" is {key!r}). Pass a model or table of the app's Flask-SQLAlchemy."
+            )
+        return engines[key]
+
     # -- rows -----------------------------------------------------------------
 
     def assertDatabaseHas(
@@ -436,19 +565,13 @@ class DatabaseAssertions(_TestCase):
                 f"The message must be a string, got {type(msg).__name__!r}. Give"
                 " the values as keywords: assertDatabaseHas(Book, title='Dune')."
             )
-        engines = self._engines()
         table = _table_of(model)
-        key = table.metadata.info.get("bind_key")
-        if key not in engines:
-            raise TypeError(
-                f"{table.name!r} belongs to no database of the app (its bind key"
-                f" is {key!r}). Pass a model or table of the app's Flask-SQLAlchemy."
-            )
+        engine = self._engine_of(table)
         conditions = {}
         for name, value in columns.items():
             column = _column(model, table, name)
             conditions[name] = column.is_(None) if value is None else column == value
-        return _Rows(table, engines[key], conditions)
+        return _Rows(table, engine, conditions)
 
     def _execute(self, rows: _Rows, statement: t.Any) -> sa.Result[t.Any]:
         # The database as it is: an assertion must not flush the session. On
@@ -494,25 +617,31 @@ class DatabaseAssertions(_TestCase):
         return f"\nClosest of its {total} row(s):\n" + "\n".join(lines)
 
     def _pending_hint(self) -> str:
+        return self._unflushed_hint() + self._stale_read_hint()
+
+    def _unflushed_hint(self) -> str:
         session = self._db().session()
         pending = len(session.new) + len(session.dirty) + len(session.deleted)
-        hint = ""
-        if pending:
-            hint += (
-                f"\nThe session has {pending} change(s) not yet flushed; call"
-                " db.session.flush() before asserting."
-            )
+        if not pending:
+            return ""
+        return (
+            f"\nThe session has {pending} change(s) not yet flushed; call"
+            " db.session.flush() before asserting."
+        )
+
+    def _stale_read_hint(self) -> str:
+        session = self._db().session()
         own = getattr(type(self), "_dbcase", None)
         if own is not None and own.transaction is None and session.in_transaction():
             # Rows other threads or the live server committed meanwhile are
             # invisible to a transaction that began before, under REPEATABLE READ.
             if self._db().engine.dialect.name in ("mysql", "mariadb"):
-                hint += (
+                return (
                     "\nThe test's session is in a transaction that began before"
                     " other connections' latest commits, which REPEATABLE READ hides"
                     " from it; call db.session.rollback() before asserting."
                 )
-        return hint
+        return ""
 
 
 _T = t.TypeVar("_T")
@@ -679,7 +808,3 @@ def _agreement(names: list[str], matched: list[str]) -> str:
 
 def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-
-
-def _shown(values: t.Mapping[str, t.Any]) -> str:
-    return "{" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + "}"

@@ -21,7 +21,7 @@ import typing as t
 
 import sqlalchemy as sa
 
-from .assertions import _shown
+from .changes import format_row as _shown
 
 if t.TYPE_CHECKING:
     from flask import Flask

@@ -135,6 +135,7 @@ class VersionAddedTests(unittest.TestCase):
 
         import flask_dbcase
         import flask_dbcase.assertions
+        import flask_dbcase.changes
         import flask_dbcase.client
         import flask_dbcase.factory
         import flask_dbcase.responses
@@ -142,6 +143,7 @@ class VersionAddedTests(unittest.TestCase):
         modules = [
             flask_dbcase,
             flask_dbcase.assertions,
+            flask_dbcase.changes,
             flask_dbcase.client,
             flask_dbcase.factory,
             flask_dbcase.responses,

@@ -110,6 +110,21 @@ class OrderApiTests(BookshopApp, ClientTestCase):
         # The request committed; the test's session sees it.
         self.assertEqual(self.book.stock, 0)
 
+    def test_order_rows(self):
+        order = {"email": "arthur@example.com", "book_id": self.book.id, "quantity": 2}
+        with self.assertChanges({Order: +1, Book: 0}) as changes:
+            self.client.post("/api/orders", json=order)
+        [(before, after)] = changes[Book].updated
+        self.assertEqual((before["stock"], after["stock"]), (2, 0))
+        self.assertEqual(changes[Order].inserted[0]["quantity"], 2)
+
+    def test_refused_order_changes_nothing(self):
+        order = {"email": "arthur@example.com", "book_id": self.book.id, "quantity": 3}
+        with self.captureChanges() as changes:
+            response = self.client.post("/api/orders", json=order)
+        self.assertEqual(response.status_code, 409)
+        self.assertFalse(changes, changes.listing())
+
     def test_order_too_many(self):
         response = self.client.post(
             "/api/orders",
