@@ -7,6 +7,8 @@ import typing as t
 
 from flask.testing import FlaskClient
 
+from .transaction import run_as_request as _run_as_request
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -41,10 +43,11 @@ class _IsolatedRequests:
     def run_wsgi_app(self, environ: t.Any, buffered: bool = False) -> t.Any:
         # Flask reuses an application context that is already pushed, and a test
         # keeps one pushed. A new, empty contextvars.Context has none, so the request
-        # gets its own: its own 'g', its own 'db.session', its own teardown. The
-        # body is read in there too, as a server would.
+        # gets its own: its own 'g', its own 'db.session', its own teardown, and
+        # a transaction that does not roll back what the test has not committed.
+        # The body is read in there too, as a server would.
         run = super().run_wsgi_app  # type: ignore[misc]
-        result = contextvars.Context().run(run, environ, True)
+        result = _run_as_request(run, environ, True)
         app: Flask = self.application  # type: ignore[attr-defined]
         db = app.extensions.get("sqlalchemy")
         if db is not None and db.session.registry.has():

@@ -11,6 +11,7 @@ outlives the test.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import sys
 import threading
@@ -26,9 +27,35 @@ from .database import same_database_key
 from .session_state import SessionState
 from .urls import describe_url
 
+_T = t.TypeVar("_T")
+
 TEST_SAVEPOINT = "dbcase_test"
 APP_SAVEPOINT = "dbcase_app"
 CHECK_SAVEPOINT = "dbcase_check"
+
+#: Whose application transaction a statement belongs to: ``None`` for the
+#: test's own code (and the threads it starts), a token of its own for each
+#: request of the test client (see :func:`run_as_request`).
+_request: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "flask_dbcase_request", default=None
+)
+
+
+def run_as_request(run: t.Callable[..., _T], *args: t.Any) -> _T:
+    """Run ``run(*args)`` as a request would run on a server: in a new, empty
+    :mod:`contextvars` context, so with no application context pushed, and in a
+    transaction of its own.
+
+    The test's uncommitted writes are visible to the request, which shares the
+    test's connection, but the request's rollback does not undo them: it rolls
+    back to a savepoint set for the request.
+    """
+
+    def as_request() -> _T:
+        _request.set(object())
+        return run(*args)
+
+    return contextvars.Context().run(as_request)
 
 
 class ImplicitCommitError(RuntimeError):
@@ -142,6 +169,14 @@ class _Savepoints:
         self.base: str | None = None
         #: A statement ran since ``base`` was set.
         self.dirty = False
+        #: A statement other than a ``SELECT`` ran since ``base`` was set.
+        self.wrote = False
+        #: Whose transaction it is (see :data:`_request`).
+        self.owner: object | None = None
+        #: The transactions a request's own set aside, innermost last, as
+        #: ``(base, dirty, wrote, owner)``: the test's uncommitted writes, which
+        #: the request's rollback must not undo.
+        self.suspended: list[tuple[str | None, bool, bool, object | None]] = []
         #: Set while the test's own context is torn down: the whole test is about
         #: to be rolled back, so the rollbacks done on the way are skipped.
         self.closing = False
@@ -218,20 +253,54 @@ class _Savepoints:
 
     def commit_app(self) -> None:
         """The application committed: what it did is kept."""
+        if self.suspended:
+            if not self._unsent():
+                self.run_on_savepoint(f"RELEASE SAVEPOINT {self.base}")
+            self._resume()
+            return
         if not self._unsent() and self.base == APP_SAVEPOINT:
             self.kept = self.family != "mysql"
         self.base = None
         self.dirty = False
+        self.wrote = False
 
     def rollback_app(self) -> None:
         """The application rolled back: undo what it did since it began."""
         if self._unsent():
             self.base = None  # the next transaction asks for its own
+        elif self.suspended:
+            # Released too, or each request would set one more level.
+            self.run_on_savepoint(
+                f"ROLLBACK TO SAVEPOINT {self.base}", f"RELEASE SAVEPOINT {self.base}"
+            )
         else:
             self.run_on_savepoint(f"ROLLBACK TO SAVEPOINT {self.base}")
         if self.ended:
             self.base = None  # nothing to roll back to: the next begins anew
+            self.suspended.clear()
+        elif self.suspended:
+            self._resume()
+            return
         self.dirty = False
+        self.wrote = False
+
+    def own(self, owner: object | None) -> None:
+        """A statement of ``owner`` is about to run in the current transaction,
+        which is another's: a request's, or the test's. If that one wrote, a
+        request gets a savepoint of its own, so that its rollback keeps what the
+        test wrote and has not committed."""
+        if self.wrote and owner is not None:
+            if self.pending:
+                self.send_pending()
+            self.suspended.append((self.base, self.dirty, self.wrote, self.owner))
+            self.base = f"{APP_SAVEPOINT}_{len(self.suspended)}"
+            self.pending = (f"SAVEPOINT {self.base}",)
+            self.dirty = self.wrote = False
+        self.owner = owner
+
+    def _resume(self) -> None:
+        """Go back to the transaction a request's own was set inside."""
+        self.base, self.dirty, self.wrote, self.owner = self.suspended.pop()
 
     def _unsent(self) -> bool:
         """Forget the savepoint asked for if nothing reached the database since;
@@ -251,15 +320,18 @@ class _Savepoints:
         self.class_session = self.session.detach()
         self.reset()
 
-    def run_on_savepoint(self, sql: str) -> None:
-        """Run ``sql``, which names a savepoint; if MySQL says the savepoint is
-        gone, note that the transaction ended instead of raising.
+    def run_on_savepoint(self, *sql: str) -> None:
+        """Run ``sql``, which names a savepoint (in one call where the driver
+        takes several statements); if MySQL says the savepoint is gone, note
+        that the transaction ended instead of raising.
 
         The application's statements then run in the transaction MySQL began
         after ending the test's; the test fails when it ends.
         """
+        statements = ("; ".join(sql),) if self.batches else sql
         try:
-            self.run(sql)
+            for statement in statements:
+                self.run(statement)
         except Exception as error:  # raised by the driver, not by SQLAlchemy
             if not _is_lost_savepoint(error):
                 raise
@@ -275,6 +347,8 @@ class _Savepoints:
         self.ended = True
         self.pending = ()
         self.kept = False
+        self.suspended.clear()
+        self.owner = None
         if self.family == "postgresql":
             # The failed statement failed the transaction: what ran since the
             # ending goes. MySQL and SQLite go on with it.
@@ -330,6 +404,9 @@ class _Savepoints:
     def reset(self) -> None:
         self.base = TEST_SAVEPOINT
         self.dirty = False
+        self.wrote = False
+        self.owner = None
+        self.suspended.clear()
         self.pending = ()
         self.kept = False
 
@@ -376,13 +453,21 @@ class SharedConnection:
             _refuse_banned()
         return _Cursor(self, self._dbapi.cursor(*args, **kwargs))
 
-    def begin(self) -> _Savepoints:
+    def begin(self, write: bool = True) -> _Savepoints:
         """A statement is about to run: in the application's transaction, begun
-        if the last one ended, even through a cursor made before it did."""
+        if the last one ended, even through a cursor made before it did.
+        ``write`` is false for a ``SELECT``."""
         state = self._savepoints
-        if state.base is None and not self._autocommit:
-            state.begin_app()
+        if not self._autocommit:
+            owner = _request.get()
+            if state.base is None:
+                state.begin_app()
+                state.owner = owner
+            elif owner is not state.owner:
+                state.own(owner)
         state.dirty = True
+        if write:
+            state.wrote = True
         return state
 
     def execute(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -396,7 +481,9 @@ class SharedConnection:
 
     def commit(self) -> None:
         state = self._savepoints
-        if not state.dirty or self._autocommit:
+        if not state.dirty or self._autocommit or _request.get() is not state.owner:
+            # Nothing ran, or it is another's transaction: a request's whose
+            # own has ended, say, resetting its connection as it goes.
             return
         if state.failed is not None and state.failed():
             # PostgreSQL answers the COMMIT of a failed transaction with a
@@ -415,7 +502,12 @@ class SharedConnection:
 
     def rollback(self) -> None:
         state = self._savepoints
-        if not state.dirty or state.closing or self._autocommit:
+        if (
+            not state.dirty
+            or state.closing
+            or self._autocommit
+            or _request.get() is not state.owner
+        ):
             return
         state.rollback_app()
 
@@ -517,13 +609,16 @@ class _Cursor:
         if isinstance(text, bytes):
             text = text.decode(errors="replace")
         database = None
+        write = True
         if isinstance(text, str):
             text, head = _readable(text)
             if head.startswith(_CONTROL_HEADS) and self._shared.control(text):
                 self._skipped = True
                 return self
             database = state.session.before(text, head)
-        return self._send(self._cursor.execute, database, statement, args, kwargs)
+            write = not head.startswith("SELECT")
+        method = self._cursor.execute
+        return self._send(method, database, statement, args, kwargs, write)
 
     def executescript(self, script: str) -> _Cursor:
         for statement in _statements(script):
@@ -545,11 +640,12 @@ class _Cursor:
         statement: t.Any,
         args: tuple[t.Any, ...],
         kwargs: dict[str, t.Any],
+        write: bool = True,
     ) -> t.Any:
         """Send a statement the test may send, in its transaction."""
         if _banned:
             _refuse_banned()
-        state = self._shared.begin()
+        state = self._shared.begin(write)
         if state.pending:
             # Only a statement with parameters: without, psycopg sends it in
             # the simple protocol, which takes several statements in one

@@ -1,0 +1,76 @@
+"""A request of the test client in a transaction of its own: it sees the rows
+the test wrote and has not committed, and its rollback leaves them, on every
+engine."""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+
+from flask_dbcase import ClientTestCase
+
+from .support import Author
+from .support import db
+from .support import engine_classes
+from .support import ENGINES
+from .support import make_app
+
+if t.TYPE_CHECKING:
+    _Mixin = ClientTestCase
+else:
+    _Mixin = object
+
+
+class RequestTransactions(_Mixin):
+    """What a request sees of the test's uncommitted rows, and what its own
+    rollback leaves of them."""
+
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    def test_a_flushed_row_is_seen(self) -> None:
+        db.session.add(Author(name="Cy"))
+        db.session.flush()
+        self.assertEqual(self.client.get("/authors").json, ["Cy"])
+
+    def test_the_requests_rollback_keeps_the_tests_rows(self) -> None:
+        cy = Author(name="Cy")
+        db.session.add(cy)
+        db.session.flush()
+        self.client.get("/authors")  # ends in a rollback
+        # Commits "Di", then fails with "half-done" flushed.
+        response = self.client.post("/authors/broken", json={"name": "Di"})
+        self.assertEqual(response.status_code, 500)
+        self.assertEqual(cy.name, "Cy")  # reloaded: the row is still there
+        names = db.session.scalars(sa.select(Author.name).order_by(Author.name))
+        self.assertEqual(list(names), ["Cy", "Di"])
+        db.session.commit()
+        self.assertEqual(sorted(self.client.get("/authors").json), ["Cy", "Di"])
+
+    def test_an_open_savepoint_outlives_a_request(self) -> None:
+        nested = db.session.begin_nested()
+        db.session.add(Author(name="Cy"))
+        db.session.flush()
+        self.assertEqual(self.client.get("/authors").json, ["Cy"])
+        nested.rollback()  # the test's savepoint is still there to roll back to
+        self.assertEqual(db.session.scalars(sa.select(Author)).all(), [])
+        self.assertEqual(self.client.get("/authors").json, [])
+
+    def test_a_request_that_commits_after_the_tests_writes(self) -> None:
+        db.session.add(Author(name="Cy"))
+        db.session.flush()
+        self.client.post("/authors", json={"name": "Di"})
+        names = db.session.scalars(sa.select(Author.name).order_by(Author.name))
+        self.assertEqual(list(names), ["Cy", "Di"])
+
+
+globals().update(
+    engine_classes(
+        [type("RequestTransactions", (RequestTransactions, ClientTestCase), {})],
+        ENGINES,
+    )
+)
+del RequestTransactions
