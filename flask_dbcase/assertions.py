@@ -8,9 +8,7 @@ the DBAPI connection directly, so they are never counted.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import sys
 import types
 import typing as t
 import unittest
@@ -19,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import urls
+from .callers import caller as _caller
 from .changes import CapturedChanges
 from .changes import differences as _differences
 from .changes import format_row as _shown
@@ -119,30 +118,6 @@ class CapturedCommits(list[Commit]):
             return "No commit."
         lines = (f"{urls.describe_bind(c.bind)}, from {c.caller}" for c in self)
         return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
-
-
-#: Where the frames that are not the application's code come from: the
-#: statements and commits are attributed to the first frame outside them.
-_LIBRARIES = tuple(
-    os.path.dirname(__import__(name).__file__ or "") + os.sep
-    for name in ("sqlalchemy", "flask_sqlalchemy", "flask", "werkzeug", "jinja2")
-)
-
-
-def _caller() -> str:
-    """Where the code that called the event listener calling this is."""
-    frame: types.FrameType | None = sys._getframe(2)
-    while frame is not None:
-        template = frame.f_globals.get("__jinja_template__")
-        if template is not None:  # the code Jinja compiled a template to
-            line = template.get_corresponding_lineno(frame.f_lineno)
-            return f"template {template.name!r}, line {line}"
-        name = frame.f_code.co_filename
-        # Not generated code ("<sqlalchemy generated ...>", "<string>").
-        if not name.startswith(_LIBRARIES) and not name.startswith("<"):
-            return f"{name}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return "unknown"
 
 
 if t.TYPE_CHECKING:

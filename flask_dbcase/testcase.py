@@ -66,6 +66,7 @@ from .transaction import TestTransaction
 from .urls import describe_bind
 from .urls import describe_url
 from .urls import is_memory_sqlite
+from .visibility import VisibilityWatch
 
 # The frames of this module are left out of tracebacks, as unittest leaves out
 # its own (pytest too): an error in class setup, whose message says what to do,
@@ -623,6 +624,16 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     #: .. versionadded:: 0.1
     max_queries_per_request: t.ClassVar[int | None] = None
 
+    #: Fail a request of :attr:`client` that loads, through the ORM, a row the
+    #: test flushed but did not commit: on a server, the request would not see
+    #: it. Catches "forgot to commit in the test" where the shared transaction
+    #: would hide it. ``False``, the default, checks nothing and costs nothing.
+    #:
+    #: .. versionadded:: 0.1
+    strict_commit_visibility: t.ClassVar[bool] = False
+
+    _dbcase_visibility: t.ClassVar[VisibilityWatch | None] = None
+
     #: Set to ``False`` to skip rendering templates: views then return empty
     #: bodies, and :meth:`~.ResponseAssertions.assertTemplateUsed` and
     #: :meth:`~.ResponseAssertions.assertContext` still see
@@ -638,10 +649,22 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         )
         recorder.start()
         cls.addClassCleanup(recorder.stop)
+        strict = cls.strict_commit_visibility
+        if not isinstance(strict, bool):
+            raise TypeError(
+                f"'{_name(cls)}.strict_commit_visibility' must be True or False,"
+                f" not {strict!r}."
+            )
+        if strict:
+            visibility = cls._dbcase_visibility = VisibilityWatch()
+            visibility.start()
+            cls.addClassCleanup(visibility.stop)
+            cls.addClassCleanup(setattr, cls, "_dbcase_visibility", None)
 
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
         self.client = _test_client(self.client_class, self._dbcase.app)
+        watchers = []
         limit = self.max_queries_per_request
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -649,7 +672,14 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
                     f"'{_name(type(self))}.max_queries_per_request' must be a whole"
                     f" number of 1 or more, or None, not {limit!r}."
                 )
-            self.client.dbcase_watch = self._watch_requests(limit)  # type: ignore[attr-defined]
+            watchers.append(self._watch_requests(limit))
+        visibility = type(self)._dbcase_visibility
+        if visibility is not None:
+            visibility.begin_test()
+            self.addCleanup(visibility.end_test)
+            watchers.append(visibility.watch)
+        if watchers:
+            self.client.dbcase_watch = _chained(watchers)  # type: ignore[attr-defined]
         recorder = self._dbcase.recorder
         assert recorder is not None
         recorder.clear()
@@ -677,6 +707,19 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         """
         _logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
         self._dbcase_login_keys = []
+
+
+def _chained(
+    watchers: list[t.Callable[[t.Callable[[], t.Any]], t.Any]],
+) -> t.Callable[[t.Callable[[], t.Any]], t.Any]:
+    """One watch of the client's requests made of several, the first outermost."""
+
+    def watch(send: t.Callable[[], t.Any]) -> t.Any:
+        for inner in reversed(watchers):
+            send = functools.partial(inner, send)
+        return send()
+
+    return watch
 
 
 class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
