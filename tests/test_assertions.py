@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
+from flask_dbcase.assertions import Query
 
 from .support import Author
 from .support import Book
@@ -19,6 +20,22 @@ from .support import engine_classes
 from .support import ENGINES
 from .support import make_app
 from .support import Note
+
+
+class Writer:
+    """The author table mapped again, its name column as another attribute."""
+
+
+sa.orm.registry().map_imperatively(
+    Writer, Author.__table__, properties={"full_name": Author.__table__.c.name}
+)
+
+
+class Unmapped:
+    """A class that names a table and is mapped by nothing."""
+
+    __table__ = Author.__table__
+
 
 if t.TYPE_CHECKING:
     _Mixin = TransactionalTestCase
@@ -160,6 +177,108 @@ class QueryAssertions(_Mixin):
         db.session.scalar(sa.select(Author).limit(1))
         self.assertEqual(len(queries), 0)
 
+    def test_a_statement_names_its_bind(self) -> None:
+        with self.captureQueries() as queries:
+            db.session.scalar(sa.select(Author.id).limit(1))
+            db.session.scalar(sa.select(Note.id).limit(1))
+        self.assertNotIn("[bind", str(queries[0]))
+        self.assertTrue(str(queries[1]).endswith(" [bind 'other']"), queries[1])
+        # Named parameters, as psycopg and PyMySQL take them, with a buffer.
+        query = Query("SELECT :a", {"a": memoryview(b"\x01")}, None, False)
+        self.assertEqual(str(query), "SELECT :a -- {'a': b'\\x01'}")
+
+    def test_max_queries_on_one_bind(self) -> None:
+        with self.assertMaxQueries(0, bind="other"):
+            db.session.scalar(sa.select(Author.id).limit(1))
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertMaxQueries(0, bind="other"):
+                db.session.scalar(sa.select(Author.id).limit(1))
+                db.session.scalar(sa.select(Note.id).limit(1))
+        self.assertRegex(
+            str(raised.exception),
+            r"^1 statement\(s\) sent on bind 'other', expected at most 0:\n"
+            r"1\. SELECT note\.id .*\[bind 'other'\]$",
+        )
+        for assertion in (self.assertMaxQueries, self.assertNumQueries):
+            with self.assertRaises(ValueError):
+                assertion(1, bind="nope")
+        with self.assertRaises(ValueError):
+            self.assertNoRepeatedQueries(bind="nope")
+        with self.assertRaises(ValueError) as raised:
+            self.assertNoRepeatedQueries(limit=0)
+        self.assertIn(
+            "limit must be a whole number of 1 or more", str(raised.exception)
+        )
+
+    def test_repeated_queries_listed_by_bind_and_caller(self) -> None:
+        def note(i: int) -> None:
+            db.session.scalar(sa.select(Note.id).where(Note.id == i))
+
+        with self.captureQueries() as queries:
+            with self.assertRaises(self.failureException) as raised:
+                with self.assertNoRepeatedQueries():
+                    for i in range(4):
+                        note(i)
+                    for i in range(4, 6):
+                        db.session.scalar(sa.select(Note.id).where(Note.id == i))
+                    for name in ("Ann", "Bob", "Cy", "Di", "Ed"):
+                        db.session.scalar(
+                            sa.select(Author.id).where(Author.name == name)
+                        )
+        message = str(raised.exception)
+        self.assertTrue(
+            message.startswith(
+                "2 statement(s) ran more than 1 time(s) in the block, its parameters"
+                " aside (N+1 queries? Load the relationship with the first query:"
+                " selectinload() or joinedload()):\nSELECT note.id "
+            ),
+            message,
+        )
+        notes = ", ".join(repr(q.parameters) for q in queries[:5])
+        authors = ", ".join(repr(q.parameters) for q in queries[6:])
+        # Five runs' parameters at most, then how many more; each caller apart.
+        self.assertRegex(
+            message,
+            rf"\n  ran 6 times on bind 'other', parameters: {re.escape(notes)},"
+            r" \.\.\. \(1 more\)\n  from .*:\d+ in note \(4 time\(s\)\)\n  from"
+            r" .*:\d+ in test_repeated_queries_listed_by_bind_and_caller"
+            r" \(2 time\(s\)\)"
+            r"\nSELECT author\.id",
+        )
+        self.assertRegex(
+            message,
+            r"\n  ran 5 times on the default database, parameters: "
+            + re.escape(authors)
+            + r"\n  from .*:\d+ in test_repeated_queries_listed_by_bind_and_caller"
+            r" \(5 time\(s\)\)$",
+        )
+
+    def test_repeated_query_parameters_cut_at_80_characters(self) -> None:
+        def parameters(name: str) -> str:
+            with self.captureQueries() as queries:
+                db.session.scalar(sa.select(Author.id).where(Author.name == name))
+            return repr(queries[0].parameters)
+
+        def shown(name: str) -> str:
+            with self.assertRaises(self.failureException) as raised:
+                with self.assertNoRepeatedQueries():
+                    for _ in range(2):
+                        db.session.scalar(
+                            sa.select(Author.id).where(Author.name == name)
+                        )
+            found = re.search(r"parameters: (.*), (.*)\n  from ", str(raised.exception))
+            assert found is not None, str(raised.exception)
+            self.assertEqual(found[1], found[2])
+            return found[1]
+
+        # The length of the parameters' repr, whatever the driver's style.
+        extra = len(parameters("")) - len("")
+        name = "x" * (80 - extra)
+        self.assertEqual(shown(name), parameters(name))  # 80: as it is
+        name = "x" * (81 - extra)
+        self.assertEqual(shown(name), parameters(name)[:77] + "...")
+        self.assertEqual(len(shown("x" * 200)), 80)
+
 
 class RowAssertions(_Mixin):
     engine: t.ClassVar[t.Any]
@@ -288,6 +407,107 @@ class RowAssertions(_Mixin):
             " default database.",
         )
 
+    def test_messages_and_refusals_of_each_assertion(self) -> None:
+        for assertion in (self.assertDatabaseHas, self.assertDatabaseMissing):
+            with self.assertRaises(TypeError):
+                assertion(Author, {"name": "Nobody"})  # type: ignore[arg-type]
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseCount(Author, 1, {"name": "x"})  # type: ignore[arg-type]
+        self.assertEqual(
+            str(raised.exception),
+            "The message must be a string, got 'dict'. Give the values as keywords:"
+            " assertDatabaseHas(Book, title='Dune').",
+        )
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseCount(Book, 2)
+        self.assertEqual(str(raised.exception), "'book' has 1 row(s), expected 2.")
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Author, "after the import", name="Nobody")
+        self.assertTrue(str(raised.exception).endswith(" : after the import"))
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseMissing(Author, "after the import", name="Ursula")
+        self.assertTrue(str(raised.exception).endswith(" : after the import"))
+        elsewhere = sa.Table(
+            "author",
+            sa.MetaData(info={"bind_key": "nope"}),
+            sa.Column("id", sa.Integer),
+        )
+        with self.assertRaises(TypeError) as raised:
+            self.assertDatabaseHas(elsewhere, id=1)
+        self.assertEqual(
+            str(raised.exception),
+            "'author' belongs to no database of the app (its bind key is 'nope')."
+            " Pass a model or table of the app's Flask-SQLAlchemy.",
+        )
+
+    def test_missing_shows_five_rows(self) -> None:
+        author_id = self.author_id()
+        db.session.add_all([Book(title="Same", author_id=author_id) for _ in range(7)])
+        db.session.flush()
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseMissing(Book, title="Same")
+        lines = str(raised.exception).split("\n")
+        self.assertEqual(lines[0], "'book' has a row with {title='Same'}:")
+        self.assertEqual(len(lines), 6, lines)
+        for line in lines[1:]:
+            self.assertRegex(line, r"^  \{id=\d+, title='Same', author_id=\d+\}$")
+
+    def test_unflushed_changes_of_every_kind_are_counted(self) -> None:
+        author = db.session.scalars(sa.select(Author)).one()
+        book = db.session.scalars(sa.select(Book)).one()
+        author.name = "Le Guin"  # changed
+        db.session.delete(book)  # deleted
+        db.session.add(Author(name="Added"))  # new
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Author, name="Added")
+        self.assertTrue(
+            str(raised.exception).endswith(
+                "\nThe session has 3 change(s) not yet flushed; call"
+                " db.session.flush() before asserting."
+            ),
+            str(raised.exception),
+        )
+
+    def test_closest_rows_are_the_three_that_match_most(self) -> None:
+        ursula = self.author_id()
+        other = Author(name="Octavia")
+        db.session.add_all([Book(title=f"B{i}", author_id=ursula) for i in (1, 2)])
+        db.session.add_all([other, Book(title="Kindred", author=other)])
+        db.session.flush()
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Book, title="Dawn", author_id=other.id)
+        lines = str(raised.exception).split("\n")
+        self.assertEqual(lines[1], "Closest of its 4 row(s):")
+        self.assertEqual(len(lines), 5, lines)
+        self.assertRegex(
+            lines[2], r"title='Kindred', .*\}: author_id matches, title differs$"
+        )
+        # Every value named, in the order given, singular and plural.
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(
+                Book, id=-1, title="The Dispossessed", author_id=ursula
+            )
+        self.assertRegex(
+            str(raised.exception),
+            r"\n  \{[^\n]*title='The Dispossessed'[^\n]*\}: title and author_id"
+            r" match, id differs\n",
+        )
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Book, id=-1, title="Dawn", author_id=-1)
+        self.assertIn(": id, title and author_id differ", str(raised.exception))
+
+    def test_by_attribute_name_and_on_an_unmapped_class(self) -> None:
+        self.assertDatabaseHas(Writer, full_name="Ursula")
+        self.assertDatabaseMissing(Writer, full_name="Nobody")
+        self.assertDatabaseHas(Unmapped, name="Ursula")
+
+    def test_outside_its_test_an_assertion_refuses(self) -> None:
+        # A test's instance once its test ended, while the class still runs.
+        earlier = type(self)("test_has")
+        with self.assertRaises(RuntimeError) as raised:
+            earlier.assertDatabaseHas(Author, name="Ursula")
+        self.assertIn("works while a test of the class runs", str(raised.exception))
+
     def author_id(self) -> int:
         return db.session.scalar(sa.select(Author.id))  # type: ignore[return-value]
 
@@ -329,6 +549,39 @@ class CommitAssertions(_Mixin):
         )
         self.assertIn(f"{__file__}:", message)
 
+    def test_no_commit(self) -> None:
+        with self.captureCommits() as commits:
+            db.session.scalar(sa.select(Author.id).limit(1))
+        self.assertEqual(commits.listing(), "No commit.")
+        with self.assertCommits(0):
+            pass
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertCommits():
+                pass
+        self.assertEqual(
+            str(raised.exception),
+            "The code did not commit. A view or function that saves must call"
+            " db.session.commit().",
+        )
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertCommits(2):
+                pass
+        self.assertEqual(
+            str(raised.exception),
+            "The code committed 0 time(s), expected 2:\nNo commit.",
+        )
+
+    def test_commits_listed_in_order(self) -> None:
+        with self.captureCommits() as commits:
+            db.session.add(Author(name="First"))
+            db.session.commit()
+            db.session.add(Note(text="second"))
+            db.session.commit()
+        lines = commits.listing().split("\n")
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(lines[0].startswith("1. the default database, from "))
+        self.assertTrue(lines[1].startswith("2. bind 'other', from "))
+
     def test_session_after_commit_hooks_fire(self) -> None:
         fired: list[str] = []
 
@@ -355,6 +608,20 @@ class DatabaseCaseCommits(_Mixin):
             db.session.add(Author(name="Real"))
             db.session.commit()
         self.assertDatabaseHas(Author, name="Real")
+
+    def test_repeatable_read_hint_only_on_mysql(self) -> None:
+        db.session.scalar(sa.select(Author.id).limit(1))  # begins a transaction
+        with self.assertRaises(self.failureException) as raised:
+            self.assertDatabaseHas(Author, name="Nobody")
+        hint = (
+            "\nThe test's session is in a transaction that began before other"
+            " connections' latest commits, which REPEATABLE READ hides from it;"
+            " call db.session.rollback() before asserting."
+        )
+        if self.engine.mysql:
+            self.assertTrue(str(raised.exception).endswith(hint), raised.exception)
+        else:
+            self.assertNotIn("REPEATABLE READ", str(raised.exception))
 
 
 class DatabaseAssertionsOutsideATest(unittest.TestCase):

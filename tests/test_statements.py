@@ -6,7 +6,9 @@ own included, so these counts are exact and deterministic.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -16,6 +18,7 @@ from unittest import mock
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.pool import NullPool
 
 from flask_dbcase import ClientTestCase
 from flask_dbcase import DatabaseTestCase
@@ -65,8 +68,53 @@ def library(statements: list[str]) -> list[str]:
     return [s for s in statements if s.upper().startswith(words)]
 
 
+#: Savepoint statements by what they do, whatever the savepoints are called.
+_KINDS = {
+    "set": re.compile(r"SAVEPOINT\s+(\S+)$", re.I),
+    "release": re.compile(r"RELEASE\s+(?:SAVEPOINT\s+)?(\S+)$", re.I),
+    "rollback": re.compile(
+        r"ROLLBACK\s+(?:WORK\s+|TRANSACTION\s+)?TO\s+(?:SAVEPOINT\s+)?(\S+)$", re.I
+    ),
+}
+
+
+def kind(statement: str) -> tuple[str, str]:
+    """What a savepoint statement does, and to which savepoint; ``("other",
+    statement)`` for any other statement."""
+    statement = " ".join(statement.split())
+    for name, pattern in _KINDS.items():
+        found = pattern.match(statement)
+        if found:
+            return name, found.group(1).strip('"`').lower()
+    return "other", statement
+
+
+def deepest(kinds: list[tuple[str, str]], replaces: bool) -> int:
+    """How many of the savepoints set by ``kinds`` were ever set at once, as
+    the server keeps them: a release ends its savepoint and the later ones, a
+    rollback the later ones; where ``replaces`` (MySQL), a savepoint ends the
+    one of its name. A savepoint set earlier, if named, ends all of them."""
+    live: list[str] = []
+    most = 0
+    for what, name in kinds:
+        if what == "set":
+            if replaces and name in live:
+                live.remove(name)
+            live.append(name)
+            most = max(most, len(live))
+        elif what in ("release", "rollback"):
+            if name not in live:
+                live.clear()
+                continue
+            at = len(live) - 1 - live[::-1].index(name)
+            del live[at + (what == "rollback") :]
+    return most
+
+
 class StatementCountTests(unittest.TestCase):
     def test_transactional(self) -> None:
+        left: list[int | None] = []
+
         class Case(TransactionalTestCase):
             @classmethod
             def create_app(cls) -> Flask:
@@ -89,10 +137,23 @@ class StatementCountTests(unittest.TestCase):
                 db.session.flush()
                 db.session.rollback()
 
+            def test_5_reads_what_is_left(self) -> None:
+                left.append(db.session.scalar(sa.select(sa.func.count(Author.id))))
+
             def test_9_last(self) -> None:
                 pass
 
-        found = {name: len(library(s)) for name, s in traced(Case).items()}
+        statements = {name: library(s) for name, s in traced(Case).items()}
+        # What the tests before wrote, and committed, is gone.
+        self.assertEqual(left, [0])
+        # A test that touched the database ends with a rollback to a savepoint.
+        for name in (
+            "test_2_reads",
+            "test_3_commits_twice",
+            "test_5_reads_what_is_left",
+        ):
+            self.assertEqual(kind(statements[name][-1])[0], "rollback", statements)
+        found = {name: len(s) for name, s in statements.items()}
         self.assertEqual(
             found,
             {
@@ -104,6 +165,7 @@ class StatementCountTests(unittest.TestCase):
                 # The app's rollback went back to the test's savepoint: nothing
                 # left to do but that.
                 "test_4_rolls_back": 1,
+                "test_5_reads_what_is_left": 1,
                 "test_9_last": 1,  # the class's transaction rolled back
             },
         )
@@ -127,6 +189,7 @@ class StatementCountTests(unittest.TestCase):
 
     def test_database_test_case(self) -> None:
         seen: list[str] = []
+        left: list[int | None] = []
 
         class Case(DatabaseTestCase):
             @classmethod
@@ -139,6 +202,8 @@ class StatementCountTests(unittest.TestCase):
                 raw.dbapi_connection.set_trace_callback(seen.append)  # type: ignore[union-attr]
                 raw.close()
                 seen.append(f"-- {self._testMethodName}")
+                # Runs before the library's cleanup, which setUp registered first.
+                self.addCleanup(seen.append, "-- end")
 
             def test_1_reads(self) -> None:
                 db.session.scalar(sa.select(sa.func.count(Author.id)))
@@ -147,19 +212,32 @@ class StatementCountTests(unittest.TestCase):
                 db.session.add(Author(name="a"))
                 db.session.commit()
 
+            def test_3_reads_what_is_left(self) -> None:
+                left.append(db.session.scalar(sa.select(sa.func.count(Author.id))))
+
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
+        # What the library sent after each test, transaction control aside.
         cleanup: dict[str, list[str]] = {}
+        name, ended = "", False
         for statement in seen:
             if statement.startswith("-- "):
-                current = cleanup.setdefault(statement[3:], [])
-            elif statement.startswith(("SELECT EXISTS", "DELETE")):
-                current.append(statement.split("(")[0].split(" WHERE")[0].strip())
-        # One probe for the tables with rows, then only those are emptied.
-        self.assertEqual(cleanup["test_1_reads"], ["SELECT EXISTS"])
-        self.assertEqual(
-            cleanup["test_2_writes"], ["SELECT EXISTS", "DELETE FROM author"]
-        )
+                ended = statement == "-- end"
+                name = name if ended else statement[3:]
+            elif ended and not library([statement]):
+                cleanup.setdefault(name, []).append(" ".join(statement.split()))
+        # The row test_2 committed is gone.
+        self.assertEqual(left, [0])
+        # One probe for the tables with rows, then only those are emptied: one
+        # read after a test that wrote nothing, and one write more per table
+        # written to.
+        self.assertEqual(len(cleanup["test_1_reads"]), 1, cleanup)
+        self.assertTrue(cleanup["test_1_reads"][0].upper().startswith("SELECT"))
+        probe, *writes = cleanup["test_2_writes"]
+        self.assertTrue(probe.upper().startswith("SELECT"), cleanup)
+        self.assertEqual(len(writes), 1, cleanup)
+        emptied = {t for t in ("author", "book") if re.search(rf"\b{t}\b", writes[0])}
+        self.assertEqual(emptied, {"author"}, cleanup)
 
 
 class TracedConnection(sqlite3.Connection):
@@ -262,6 +340,18 @@ class CommitCost:
             return recorded, kind
 
         seen: list[tuple[str, list[str]]] = []
+        # Rows committed for real, counted from a connection of our own.
+        committed: list[int | None] = []
+        observer = None
+        if not self.engine.memory:
+            observer = sa.create_engine(self.engine.test_url, poolclass=NullPool)
+            self.addCleanup(observer.dispose)
+
+        def authors_committed() -> int | None:
+            if observer is None:
+                return None
+            with observer.connect() as connection:
+                return connection.scalar(sa.select(sa.func.count(Author.id)))
 
         class Case(TransactionalTestCase):
             @classmethod
@@ -269,6 +359,7 @@ class CommitCost:
                 return make_app(self.engine)
 
             def test_commits(self) -> None:
+                committed.append(authors_committed())
                 trips.clear()
                 for i in range(30):
                     db.session.add(Author(name=f"a{i}"))
@@ -280,6 +371,7 @@ class CommitCost:
                 names = set(db.session.scalars(sa.select(Author.name)))
                 self.assertEqual(names, {f"a{i}" for i in range(30)})
                 seen.extend(trips)
+                committed.append(authors_committed())
 
         with (
             mock.patch.object(transaction._Savepoints, "cursor", cursor),
@@ -287,24 +379,28 @@ class CommitCost:
         ):
             result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
+        committed.append(authors_committed())
+        # The commits reached no other connection, and the test's end left
+        # nothing behind.
+        self.assertEqual(committed, [committed[0]] * 3)
         sent = [sql for _, trip in seen for sql in trip]
-        statements = [part for sql in sent for part in sql.split("; ")]
-        # 30 transactions after the first, each with its savepoint; the app's
-        # rollback went back to the last one.
-        self.assertEqual(statements.count(f"SAVEPOINT {APP}"), 30, seen)
-        self.assertEqual(statements.count(f"ROLLBACK TO SAVEPOINT {APP}"), 1, seen)
-        releases = statements.count(f"RELEASE SAVEPOINT {APP}")
-        # Each released before the next is set, so that they never nest; on
-        # MySQL the next replaces it.
-        self.assertEqual(releases, 0 if self.engine.mysql else 29, seen)
-        self.assertEqual(len(statements), 31 + releases, seen)
-        own = [trip for kind, trip in seen if kind == "own"]
+        kinds = [kind(part) for sql in sent for part in re.split(r";\s*", sql) if part]
+        count = collections.Counter(what for what, _ in kinds)
+        # Only savepoints: 30 transactions after the first, each with its own;
+        # the app's rollback went back to the last one.
+        self.assertEqual(count["other"], 0, seen)
+        self.assertEqual(count["set"], 30, seen)
+        self.assertEqual(count["rollback"], 1, seen)
+        # At most one release per commit, and never two savepoints of the
+        # app's at once: nested ever deeper, they slow every statement down.
+        self.assertLessEqual(count["release"], 29, seen)
+        self.assertEqual(deepest(kinds, replaces=self.engine.mysql), 1, seen)
+        own = [trip for way, trip in seen if way == "own"]
         if self.engine.url.startswith("postgresql+psycopg:"):
             self.assertEqual(len(own), 1, seen)  # the rollback's
         elif not self.engine.url.startswith("sqlite"):
             self.assertEqual(len(own), 31, seen)  # one round trip each
 
 
-APP = transaction.APP_SAVEPOINT
 globals().update(engine_classes([CommitCost], ENGINES))
 del CommitCost

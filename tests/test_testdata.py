@@ -1,4 +1,4 @@
-"""Fixtures, factories, configuration overrides and the Flask-Login helper."""
+"""Fixtures and factories."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ import typing as t
 import unittest
 
 import factory
-import flask_login
 import sqlalchemy as sa
-from flask import current_app
 
-from flask_dbcase import ClientTestCase
 from flask_dbcase import DatabaseTestCase
-from flask_dbcase import override_config
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.factory import ModelFactory
 
@@ -214,134 +210,6 @@ class Factories(_Mixin):
         finally:
             self.app_context.push()
         self.assertIn("without an application context", str(raised.exception))
-
-
-@override_config(GREETING="class", OTHER="class")
-class ConfigOverrides(TransactionalTestCase):
-    def create_app(self) -> t.Any:
-        return make_app(ENGINES[0], GREETING="app")
-
-    @override_config(GREETING="method")
-    def test_method_over_class(self) -> None:
-        self.assertEqual(current_app.config["GREETING"], "method")
-        self.assertEqual(current_app.config["OTHER"], "class")
-
-    def test_block_then_restored(self) -> None:
-        with override_config(GREETING="block", NEW=1) as app:
-            self.assertIs(app, self.app)
-            self.assertEqual(self.app.config["GREETING"], "block")
-            with override_config({"GREETING": "inner"}):
-                self.assertEqual(self.app.config["GREETING"], "inner")
-            self.assertEqual(self.app.config["GREETING"], "block")
-        self.assertEqual(self.app.config["GREETING"], "class")
-        self.assertNotIn("NEW", self.app.config)
-
-
-class ConfigOverrideRestored(unittest.TestCase):
-    def test_after_each_test_and_for_subclasses(self) -> None:
-        seen: list[t.Any] = []
-
-        @override_config(GREETING="class", OTHER="class")
-        class Base(TransactionalTestCase):
-            def create_app(self) -> t.Any:
-                return make_app(ENGINES[0], GREETING="app")
-
-        class Sub(Base):
-            def test_app(self) -> None:
-                seen.extend([dict(self.app.config), self.app])
-
-        result = run_case(override_config(OTHER="sub")(Sub))
-        self.assertEqual(result.problems(), "")
-        self.assertEqual((seen[0]["GREETING"], seen[0]["OTHER"]), ("class", "sub"))
-        self.assertEqual(seen[1].config["GREETING"], "app")
-        self.assertNotIn("OTHER", seen[1].config)
-
-    def test_clear_errors(self) -> None:
-        with self.assertRaises(TypeError) as raised:
-            override_config(X=1)(unittest.TestCase)
-        self.assertIn(
-            "can decorate a flask_dbcase test class, not 'TestCase'",
-            str(raised.exception),
-        )
-        with self.assertRaises(RuntimeError) as raised, override_config(X=1):
-            pass
-        self.assertIn(
-            "override_config needs an application context", str(raised.exception)
-        )
-
-
-class User(flask_login.UserMixin):
-    def __init__(self, id: str, active: bool = True) -> None:
-        self.id = id
-        self.active = active
-
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-
-def login_app(protection: str) -> t.Any:
-    app = make_app(ENGINES[0], SECRET_KEY="test")
-    manager = flask_login.LoginManager(app)
-    manager.session_protection = protection
-    users = {"ann": User("ann"), "bob": User("bob", active=False)}
-    manager.user_loader(users.get)
-
-    @app.get("/me")
-    @flask_login.login_required
-    def me() -> dict[str, t.Any]:
-        return {"id": flask_login.current_user.id, "fresh": flask_login.login_fresh()}
-
-    return app
-
-
-class Login(ClientTestCase):
-    def create_app(self) -> t.Any:
-        return login_app("strong")
-
-    def test_login_and_logout(self) -> None:
-        self.assert401(self.client.get("/me"))
-        self.login(User("ann"))
-        # 'strong' session protection logs out a session made elsewhere; this one
-        # was made for the client's own address and agent.
-        self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": True})
-        self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": True})
-        self.logout()
-        self.assert401(self.client.get("/me"))
-
-    def test_not_fresh(self) -> None:
-        self.login(User("ann"), fresh=False)
-        self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": False})
-
-    def test_inactive_user(self) -> None:
-        with self.assertRaises(RuntimeError) as raised:
-            self.login(User("bob", active=False))
-        self.assertIn(
-            "its 'is_active' is false. Pass force=True", str(raised.exception)
-        )
-        self.login(User("bob", active=False), force=True)
-        with self.client.session_transaction() as session:
-            self.assertEqual(session["_user_id"], "bob")
-
-    def test_test_context_stays_anonymous(self) -> None:
-        from flask import g
-
-        self.login(User("ann"))
-        self.assertNotIn("_login_user", g)  # login_user ran in a context of its own
-
-
-class LoginWithoutManager(ClientTestCase):
-    def create_app(self) -> t.Any:
-        return make_app(ENGINES[0], SECRET_KEY="test")
-
-    def test_clear_error(self) -> None:
-        with self.assertRaises(RuntimeError) as raised:
-            self.login(User("ann"))
-        self.assertEqual(
-            str(raised.exception),
-            "'LoginWithoutManager.login()': the app has no Flask-Login LoginManager."
-            " Call 'login_manager.init_app(app)' in the app factory.",
-        )
 
 
 def _make(base: type, case: type, suffix: str) -> type:
