@@ -699,11 +699,13 @@ def app_floor(engine: Engine, body: t.Callable[[t.Any], None], n: int) -> list[f
 
 def feature_cost(engine: Engine, n: int) -> None:
     """A typical ClientTestCase test as it is, with the checks that record
-    statements off (the default: no listener is attached), and with each on."""
+    statements and loads off (the default: no listener is attached), and with
+    each on."""
     variants = {
         "off": {},
         "max_queries_per_request = 50": {"max_queries_per_request": 50},
         "debug_sql = True": {"debug_sql": True},
+        "strict_commit_visibility = True": {"strict_commit_visibility": True},
     }
     figures = {}
     for label, attributes in variants.items():
@@ -771,7 +773,8 @@ def main() -> None:
     parser.add_argument(
         "--features",
         action="store_true",
-        help="then time a typical test with N+1 detection and debug SQL on",
+        help="then time a typical test with N+1 detection, debug SQL and strict"
+        " commit visibility on",
     )
     parser.add_argument(
         "--setup",
