@@ -39,6 +39,7 @@ from .guard import BindFence
 from .guard import DatabaseNotAllowedError
 from .guard import NoDatabase
 from .guard import process_guard
+from .leaks import LeakCheck
 from .liveserver import LiveServer
 from .mail import has_mail
 from .mail import hold_mail
@@ -48,9 +49,7 @@ from .responses import _Recorder
 from .responses import ResponseAssertions
 from .schema import has_triggers
 from .schema import reset_all
-from .schema import rows_left
 from .schema import schemas
-from .schema import seed_counts
 from .schema import seed_key
 from .schema import Template
 from .testdata import forget_copies
@@ -89,16 +88,10 @@ class _ClassState:
         self.engines: dict[str | None, sa.Engine] = {}
         self.transaction: TestTransaction | None = None
         self.test_data: dict[str, t.Any] = {}
-        #: Engines of our own, outside the test transaction, for strict isolation.
-        self.observers: dict[str | None, sa.Engine] = {}
-        #: Leaked rows already reported, per bind and table.
-        self.leaked: dict[str | None, dict[str, int]] = {}
         self.fixtures: fixtures.Loader | None = None
         self.fixture_rows: list[t.Any] = []
         #: What ``override_config`` set on the class and its bases.
         self.overrides: dict[str, t.Any] = {}
-        #: Look for leaked rows after each test, not only after the class.
-        self.strict = False
         #: The templates and flashed messages of ClientTestCase's tests.
         self.recorder: _Recorder | None = None
         #: The binds whose databases have triggers (DatabaseTestCase).
@@ -456,12 +449,21 @@ class TransactionalTestCase(DatabaseTestCase):
     #: environment variable ``FLASK_DBCASE_STRICT=1`` turns it on for every class.
     strict_isolation: t.ClassVar[bool] = False
 
+    #: Counts the rows committed outside the transaction, after the class and,
+    #: if ``_dbcase_strict``, after each test.
+    _dbcase_leaks: t.ClassVar[LeakCheck]
+    _dbcase_strict: t.ClassVar[bool] = False
+
     @classmethod
     def _begin_class_isolation(cls) -> None:
         state = cls._dbcase
-        state.strict = cls.strict_isolation or os.environ.get(STRICT_ENV) == "1"
-        # Registered first, so that it runs after the transaction is rolled back.
-        cls.addClassCleanup(_check_leaks, cls, None)
+        cls._dbcase_strict = cls.strict_isolation or os.environ.get(STRICT_ENV) == "1"
+        leaks = cls._dbcase_leaks = LeakCheck(
+            _name(cls), state.db, state.engines, state.hook
+        )
+        # Registered first, so that they run after the transaction is rolled back.
+        cls.addClassCleanup(leaks.close)
+        cls.addClassCleanup(leaks.after_class)
         lock_waits.start()
         cls.addClassCleanup(lock_waits.stop)
         # What the tables were like, for _restore_class to compare with.
@@ -515,7 +517,7 @@ class TransactionalTestCase(DatabaseTestCase):
                 _build_schema(cls, cls._dbcase.app, cls._dbcase.db, engines, setting)
                 reset_all(cls._dbcase.db, engines, state.triggers, state.hook)
                 schemas.note_shapes(engines.values())
-            state.leaked.clear()
+            cls._dbcase_leaks.forget()
             cls._begin_class_transaction()
         except BaseException as error:
             state.broken = f"{type(error).__name__}: {error}"
@@ -590,8 +592,8 @@ class TransactionalTestCase(DatabaseTestCase):
                 f" '{_name(type(self))}.thread_timeout', or test such code in a"
                 " DatabaseTestCase."
             )
-        if self._dbcase.strict:
-            _check_leaks(type(self), self)
+        if self._dbcase_strict:
+            self._dbcase_leaks.after_test(self._testMethodName)
 
 
 class ClientTestCase(ResponseAssertions, TransactionalTestCase):
@@ -1399,63 +1401,6 @@ def _dispose(engines: t.Iterable[sa.Engine]) -> None:
 #: Environment variable: ``1`` looks for leaked rows after every test.
 STRICT_ENV = "FLASK_DBCASE_STRICT"
 DEBUG_SQL_ENV = "FLASK_DBCASE_DEBUG_SQL"
-
-
-def _check_leaks(
-    cls: type[TransactionalTestCase], test: TransactionalTestCase | None
-) -> None:
-    """Fail if rows were committed outside the test transaction.
-
-    Every table starts the class empty, and everything done through the app's
-    engines is rolled back, so another connection must find no row: after the
-    class (``test`` is ``None``), when the transaction is gone, or after a test,
-    through connections of its own. After the class, the rows found are deleted,
-    so that the next class starts clean.
-    """
-    state = cls._dbcase
-    found: list[str] = []
-    for key, engine in state.engines.items():
-        metadata = cls._dbcase.db.metadatas.get(key)
-        if metadata is None or is_memory_sqlite(engine.url):
-            continue
-        observer = engine
-        if test is not None:
-            if key not in state.observers:
-                target = database.databases.switches[engine].target
-                own = target.engine(pool_size=1)  # one, kept open
-                state.observers[key] = own
-                cls.addClassCleanup(own.dispose)
-            observer = state.observers[key]
-        rows = rows_left(metadata, observer)
-        # The rows the migrations inserted are where every test starts.
-        seeded = seed_counts(engine, state.hook)
-        rows = {
-            n: c - seeded.get(n, 0) for n, c in rows.items() if c > seeded.get(n, 0)
-        }
-        if test is not None:
-            # After a test, only what it added: an earlier test was blamed for the
-            # rest. Rows it removed are forgotten.
-            seen = state.leaked.get(key, {})
-            state.leaked[key] = rows
-            rows = {
-                n: c - seen.get(n, 0) for n, c in rows.items() if c > seen.get(n, 0)
-            }
-        if rows:
-            counts = ", ".join(f"{name!r}: {n}" for name, n in rows.items())
-            found.append(f"{counts} in {describe_url(engine.url)}")
-            if test is None:
-                reset_all(cls._dbcase.db, {key: engine}, hook=state.hook)
-    if not found:
-        return
-    where = f"test {test._testMethodName!r}" if test else "the class"
-    raise AssertionError(
-        f"Rows were committed outside the test transaction during {where} of"
-        f" {_name(cls)!r}: {'; '.join(found)}. Something wrote through a connection"
-        " flask_dbcase does not manage: an engine the app or the test made itself"
-        " (use db.engine), a thread or process with a connection of its own, or"
-        " an implicit commit on MySQL or MariaDB. Such code belongs in a"
-        " DatabaseTestCase." + (" The rows were deleted." if test is None else "")
-    )
 
 
 def _no_class_setup(cls: type[t.Any]) -> str:
