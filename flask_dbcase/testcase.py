@@ -27,6 +27,8 @@ from . import database
 from . import fixtures
 from . import migrations as alembic_migrations
 from . import skips
+from .apps import dispose
+from .apps import shared_apps
 from .assertions import CapturedQueries
 from .assertions import DatabaseAssertions
 from .backends import TestDatabaseError
@@ -245,7 +247,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         cls.addClassCleanup(process_guard.stop)
         thread_errors.start()
         cls.addClassCleanup(thread_errors.stop)
-        shared = _shared_apps.get(_factory(cls)) if cls.reuse_app else None
+        shared = shared_apps.get(_factory(cls)) if cls.reuse_app else None
         if shared is None:
             with process_guard.building(f"'{_name(cls)}.create_app'", allowed):
                 app = _build_app(cls)
@@ -275,9 +277,11 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
                 raise unittest.SkipTest(skipped)
             _fence_binds(cls, state)
             if not cls.reuse_app:
-                cls.addClassCleanup(_dispose, list(state.engines.values()))
+                cls.addClassCleanup(dispose, list(state.engines.values()))
             elif shared is None:
-                _share(cls, app, state.engines)
+                if not shared_apps:
+                    database.databases.at_exit(shared_apps.dispose)
+                shared_apps.add(_factory(cls), app, state.engines.values())
             if cls.keepdb:
                 database.databases.keep = True
             _use_test_databases(cls, app, db, state, allowed, shared is not None)
@@ -1364,38 +1368,10 @@ def _build_migrated(
             )
 
 
-#: Apps built once per process, by their ``create_app``, and their engines.
-_shared_apps: dict[t.Any, Flask] = {}
-_shared_engines: list[sa.Engine] = []
-
-
 def _factory(cls: type[DatabaseTestCase]) -> t.Any:
     """The function behind ``create_app``, whatever its form."""
     factory = inspect.getattr_static(cls, "create_app", None)
     return getattr(factory, "__func__", factory)
-
-
-def _share(
-    cls: type[DatabaseTestCase], app: Flask, engines: dict[str | None, sa.Engine]
-) -> None:
-    if not _shared_apps:
-        database.databases.at_exit(_dispose_shared)
-    _shared_apps[_factory(cls)] = app
-    _shared_engines.extend(engines.values())
-
-
-def _dispose_shared() -> None:
-    _dispose(_shared_engines)
-    _shared_engines.clear()
-    _shared_apps.clear()
-
-
-def _dispose(engines: t.Iterable[sa.Engine]) -> None:
-    for engine in engines:
-        engine.dispose()
-        # The engine lingers in reference cycles until a full garbage collection;
-        # its compiled statements need not linger with it.
-        engine.clear_compiled_cache()
 
 
 #: Environment variable: ``1`` looks for leaked rows after every test.
