@@ -41,11 +41,17 @@ class _IsolatedRequests:
             self._dbcase_opening = False
 
     def run_wsgi_app(self, environ: t.Any, buffered: bool = False) -> t.Any:
-        # Flask reuses an application context that is already pushed, and a test
-        # keeps one pushed. A new, empty contextvars.Context has none, so the request
-        # gets its own: its own 'g', its own 'db.session', its own teardown, and
-        # a transaction that does not roll back what the test has not committed.
-        # The body is read in there too, as a server would.
+        # Flask before 3.2 reuses an application context that is already pushed,
+        # and a test keeps one pushed. A new, empty contextvars.Context has none, so
+        # the request gets its own: its own 'g', its own 'db.session', its own
+        # teardown. Flask 3.2 pushes one for every request by itself, but the empty
+        # Context still keeps the test's other context variables out of the
+        # request, and the request's out of the test, and it marks the request's
+        # transaction as its own, so that its rollback leaves what the test has not
+        # committed. The body is read in there too, as a server would. Werkzeug
+        # marks this method private, and neither it nor Flask offers a public hook
+        # around running the app: .ci/next_flask runs the suite on their next
+        # releases to notice when it changes.
         run = super().run_wsgi_app  # type: ignore[misc]
         result = _run_as_request(run, environ, True)
         app: Flask = self.application  # type: ignore[attr-defined]

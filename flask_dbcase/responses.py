@@ -6,6 +6,7 @@ import html.parser
 import json
 import typing as t
 import unittest
+from http import HTTPStatus
 from urllib.parse import parse_qsl
 from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
@@ -266,7 +267,7 @@ class ResponseAssertions(_TestCase):
             self.fail(
                 self._formatMessage(
                     msg,
-                    f"Expected status {status_code}, got {response.status}"
+                    f"Expected status {status_code}, got {_status_line(response)}"
                     f" for {_request_line(response)}.{_body_excerpt(response)}",
                 )
             )
@@ -372,7 +373,7 @@ class ResponseAssertions(_TestCase):
             self.fail(
                 self._formatMessage(
                     msg,
-                    f"Expected a redirect to {location!r}, got {response.status}"
+                    f"Expected a redirect to {location!r}, got {_status_line(response)}"
                     f" for {request}.{_body_excerpt(response)}",
                 )
             )
@@ -380,7 +381,7 @@ class ResponseAssertions(_TestCase):
             self.fail(
                 self._formatMessage(
                     msg,
-                    f"Expected a {status_code} redirect, got {response.status}"
+                    f"Expected a {status_code} redirect, got {_status_line(response)}"
                     f" for {request}.",
                 )
             )
@@ -699,6 +700,23 @@ def _request_line(response: TestResponse) -> str:
         return "the request"
     query = f"?{request.query_string.decode()}" if request.query_string else ""
     return f"{request.method} {request.path}{query}"
+
+
+def _status_line(response: TestResponse) -> str:
+    """The response's status, its reason phrase spelt as :class:`http.HTTPStatus`
+    spells it when it is the standard one: Werkzeug before 3.2 sends it upper
+    case (``404 NOT FOUND``), from 3.2 on in title case (``404 Not Found``), and a
+    failure reads the same on both. Another phrase is shown as the app sent it.
+    """
+    status: str = response.status
+    phrase = status.partition(" ")[2]
+    try:
+        standard = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        return status
+    if phrase.casefold() != standard.casefold():
+        return status
+    return f"{response.status_code} {standard}"
 
 
 def _body_excerpt(response: TestResponse, limit: int = 300) -> str:

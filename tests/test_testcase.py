@@ -748,6 +748,37 @@ class ContextTests(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.problems())
         self.assertEqual(result.testsRun, 4)
 
+    def test_requests_do_not_share_the_tests_context_variables(self) -> None:
+        # Flask 3.2 pushes an application context for every request, even with
+        # one already pushed; the request's empty contextvars.Context still keeps
+        # every other context variable apart, both ways.
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+        seen: list[str] = []
+
+        def var_app() -> Flask:
+            app = memory_app()
+
+            @app.get("/var")
+            def read_and_set() -> str:
+                seen.append(var.get("unset"))
+                var.set("request")
+                return ""
+
+            return app
+
+        class Case(ClientTestCase):
+            create_app = staticmethod(var_app)
+
+            def test_a(self) -> None:
+                var.set("test")
+                self.client.get("/var")
+                self.client.get("/var")
+                self.assertEqual(var.get(), "test")
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(seen, ["unset", "unset"])
+
     def test_test_client_class(self) -> None:
         from flask.testing import FlaskClient
 
