@@ -12,6 +12,7 @@ outlives the test.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import re
 import sys
 import threading
@@ -34,11 +35,16 @@ APP_SAVEPOINT = "dbcase_app"
 CHECK_SAVEPOINT = "dbcase_check"
 
 #: Whose application transaction a statement belongs to: ``None`` for the
-#: test's own code (and the threads it starts), a token of its own for each
+#: test's own code (and the threads it starts), a number of its own for each
 #: request of the test client (see :func:`run_as_request`).
-_request: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+_request: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "flask_dbcase_request", default=None
 )
+_requests = itertools.count(1)
+
+#: The savepoints SQLAlchemy names itself (``begin_nested()``), numbered per
+#: connection: a request's first is ``sa_savepoint_1`` like the test's.
+_SQLALCHEMY_SAVEPOINT = re.compile(r"\b(sa_savepoint_\d+)\b")
 
 
 def run_as_request(run: t.Callable[..., _T], *args: t.Any) -> _T:
@@ -52,7 +58,7 @@ def run_as_request(run: t.Callable[..., _T], *args: t.Any) -> _T:
     """
 
     def as_request() -> _T:
-        _request.set(object())
+        _request.set(next(_requests))
         return run(*args)
 
     return contextvars.Context().run(as_request)
@@ -172,11 +178,11 @@ class _Savepoints:
         #: A statement other than a ``SELECT`` ran since ``base`` was set.
         self.wrote = False
         #: Whose transaction it is (see :data:`_request`).
-        self.owner: object | None = None
+        self.owner: int | None = None
         #: The transactions a request's own set aside, innermost last, as
         #: ``(base, dirty, wrote, owner)``: the test's uncommitted writes, which
         #: the request's rollback must not undo.
-        self.suspended: list[tuple[str | None, bool, bool, object | None]] = []
+        self.suspended: list[tuple[str | None, bool, bool, int | None]] = []
         #: Set while the test's own context is torn down: the whole test is about
         #: to be rolled back, so the rollbacks done on the way are skipped.
         self.closing = False
@@ -284,7 +290,7 @@ class _Savepoints:
         self.dirty = False
         self.wrote = False
 
-    def own(self, owner: object | None) -> None:
+    def own(self, owner: int | None) -> None:
         """A statement of ``owner`` is about to run in the current transaction,
         which is another's: a request's, or the test's. If that one wrote, a
         request gets a savepoint of its own, so that its rollback keeps what the
@@ -463,7 +469,7 @@ class SharedConnection:
             if state.base is None:
                 state.begin_app()
                 state.owner = owner
-            elif owner is not state.owner:
+            elif owner != state.owner:
                 state.own(owner)
         state.dirty = True
         if write:
@@ -481,7 +487,7 @@ class SharedConnection:
 
     def commit(self) -> None:
         state = self._savepoints
-        if not state.dirty or self._autocommit or _request.get() is not state.owner:
+        if not state.dirty or self._autocommit or _request.get() != state.owner:
             # Nothing ran, or it is another's transaction: a request's whose
             # own has ended, say, resetting its connection as it goes.
             return
@@ -506,7 +512,7 @@ class SharedConnection:
             not state.dirty
             or state.closing
             or self._autocommit
-            or _request.get() is not state.owner
+            or _request.get() != state.owner
         ):
             return
         state.rollback_app()
@@ -617,6 +623,8 @@ class _Cursor:
                 return self
             database = state.session.before(text, head)
             write = not head.startswith("SELECT")
+            if state.family == "mysql" and "sa_savepoint_" in text:
+                statement = _request_savepoint(statement)
         method = self._cursor.execute
         return self._send(method, database, statement, args, kwargs, write)
 
@@ -1047,6 +1055,16 @@ def _readable(text: str) -> tuple[str, str]:
     if "/*" in text or "--" in text or "#" in text:
         text = _without_comments(text)
     return text, text.lstrip()[:8].upper()
+
+
+def _request_savepoint(statement: t.Any) -> t.Any:
+    """Name a request's ``begin_nested()`` savepoint apart from the test's: a
+    request's connection numbers them from 1 again, and MySQL would replace the
+    test's savepoint of the same name, which the test then could not end."""
+    number = _request.get()
+    if number is None or not isinstance(statement, str):
+        return statement
+    return _SQLALCHEMY_SAVEPOINT.sub(rf"\1_request_{number}", statement)
 
 
 def _refuse_banned() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
+from flask import request
 
 from flask_dbcase import ClientTestCase
 
@@ -29,7 +30,22 @@ class RequestTransactions(_Mixin):
     engine: t.ClassVar[t.Any]
 
     def create_app(self) -> t.Any:
-        return make_app(self.engine)
+        app = make_app(self.engine)
+
+        @app.post("/nested")
+        def nested() -> str:
+            name = request.json["name"]  # type: ignore[index]
+            with db.session.begin_nested():
+                db.session.add(Author(name=name))
+            try:
+                with db.session.begin_nested():  # the name is taken
+                    db.session.add(Author(name=name))
+            except sa.exc.IntegrityError:
+                pass
+            db.session.commit()
+            return "added"
+
+        return app
 
     def test_a_flushed_row_is_seen(self) -> None:
         db.session.add(Author(name="Cy"))
@@ -58,6 +74,16 @@ class RequestTransactions(_Mixin):
         nested.rollback()  # the test's savepoint is still there to roll back to
         self.assertEqual(db.session.scalars(sa.select(Author)).all(), [])
         self.assertEqual(self.client.get("/authors").json, [])
+
+    def test_the_requests_own_savepoints_leave_the_tests(self) -> None:
+        # SQLAlchemy names the request's savepoints as it named the test's.
+        nested = db.session.begin_nested()
+        db.session.add(Author(name="Cy"))
+        db.session.flush()
+        self.assertEqual(self.client.post("/nested", json={"name": "Di"}).text, "added")
+        nested.commit()
+        names = db.session.scalars(sa.select(Author.name).order_by(Author.name))
+        self.assertEqual(list(names), ["Cy", "Di"])
 
     def test_a_request_that_commits_after_the_tests_writes(self) -> None:
         db.session.add(Author(name="Cy"))
