@@ -213,6 +213,8 @@ class BindFence:
         #: The running test, while it runs; ``None`` lets everything through
         #: (the class's own setup, and the library's work after each test).
         self.test: str | None = None
+        #: What was refused during the test, as the refusals said it.
+        self.attempts: list[str] = []
         self._listeners: list[tuple[sa.Engine, t.Callable[..., None]]] = []
 
     def install(self, engines: t.Mapping[str | None, sa.Engine]) -> None:
@@ -221,11 +223,13 @@ class BindFence:
             # refused there would be discarded, with a database in memory.
             def refuse(*args: t.Any, key: t.Any = key) -> None:
                 if self.test is not None:
-                    raise DatabaseNotAllowedError(
+                    message = (
                         f"'{self.test}' used {describe_bind(key)}, which"
                         f" '{self.owner}.binds' does not list. Add {key!r} to"
                         f" '{self.owner}.binds' if the class needs it."
                     )
+                    self.attempts.append(message)
+                    raise DatabaseNotAllowedError(message)
 
             event.listen(engine, "before_cursor_execute", refuse)
             self._listeners.append((engine, refuse))

@@ -126,7 +126,47 @@ class _ClassState:
         self.environ_for: tuple[t.Any, ...] | None = None
 
 
-class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
+class _Steps(unittest.TestCase):
+    """unittest's steps of a test, with the library's setup before the class's
+    own ``setUp``, and a note when one of them raises."""
+
+    #: The test failed already: a refused connection needs no failure of its own.
+    _dbcase_failed = False
+
+    def _dbcase_set_up(self) -> None:
+        raise NotImplementedError
+
+    def _dbcase_raised(self, error: BaseException) -> None:
+        """A step of the test raised ``error``, which goes on up."""
+        self._dbcase_failed = True
+
+    def _callSetUp(self) -> None:
+        # Before the class's own setUp, as Django and Flask-Testing do: a setUp
+        # that does not call super().setUp() still runs with the app and the
+        # isolation in place, and so does everything it does.
+        self._dbcase_set_up()
+        try:
+            super()._callSetUp()  # type: ignore[misc]
+        except BaseException as error:
+            self._dbcase_raised(error)
+            raise
+
+    def _callTestMethod(self, method: t.Callable[[], object]) -> None:
+        try:
+            super()._callTestMethod(method)  # type: ignore[misc]
+        except BaseException as error:
+            self._dbcase_raised(error)
+            raise
+
+    def _callTearDown(self) -> None:
+        try:
+            super()._callTearDown()  # type: ignore[misc]
+        except BaseException as error:
+            self._dbcase_raised(error)
+            raise
+
+
+class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
     """Empty every table after each test; the code under test commits for real.
 
     Use it for code that must really commit: threads, several connections, a
@@ -308,30 +348,10 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
                 " TransactionalTestCase."
             )
 
-    def _callSetUp(self) -> None:
-        # Before the class's own setUp, as Django and Flask-Testing do: a setUp
-        # that does not call super().setUp() still runs with the app and the
-        # isolation in place, and so does everything it does.
-        self._dbcase_set_up()
-        try:
-            super()._callSetUp()  # type: ignore[misc]
-        except Exception as error:
+    def _dbcase_raised(self, error: BaseException) -> None:
+        super()._dbcase_raised(error)
+        if isinstance(error, Exception):
             self._show_sql(error)
-            raise
-
-    def _callTestMethod(self, method: t.Callable[[], object]) -> None:
-        try:
-            super()._callTestMethod(method)  # type: ignore[misc]
-        except Exception as error:
-            self._show_sql(error)
-            raise
-
-    def _callTearDown(self) -> None:
-        try:
-            super()._callTearDown()  # type: ignore[misc]
-        except Exception as error:
-            self._show_sql(error)
-            raise
 
     @contextlib.contextmanager
     def subTest(self, *args: t.Any, **params: t.Any) -> t.Iterator[None]:
@@ -382,6 +402,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         self.addCleanup(self._end_test, request_context)
         if state.fence is not None:
             state.fence.test = self.id()
+            self.addCleanup(self._close_fence, state.fence)
         self._dbcase_outbox = []
         if state.mail:
             self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
@@ -392,6 +413,14 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
             override.__enter__()
             self.addCleanup(override.__exit__, None, None, None)
         self._begin_test()
+
+    def _close_fence(self, fence: BindFence) -> None:
+        """Let the library's work through; fail for an undeclared bind the test
+        used, even if a view caught the refusal and answered 500."""
+        fence.test = None
+        attempts, fence.attempts = fence.attempts, []
+        if attempts and not self._dbcase_failed:
+            raise DatabaseNotAllowedError(attempts[0])
 
     def _begin_test(self) -> None:
         """Give the test its starting data: the fixtures, loaded for each test."""
@@ -404,8 +433,6 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, unittest.TestCase):
         """Pop the test's context and undo what the test did to the database."""
         self._dbcase_ready = False
         self._dbcase.context = None
-        if self._dbcase.fence is not None:  # the library's work is not limited
-            self._dbcase.fence.test = None
         try:
             context.pop()
         finally:
@@ -560,8 +587,6 @@ class TransactionalTestCase(DatabaseTestCase):
     def _end_test(self, context: _Context) -> None:
         self._dbcase_ready = False
         self._dbcase.context = None
-        if self._dbcase.fence is not None:  # the library's work is not limited
-            self._dbcase.fence.test = None
         transaction = self._dbcase.transaction
         if transaction is None:  # the class could not be restored: said in setUp
             context.pop()
@@ -728,7 +753,7 @@ def _chained(
     return watch
 
 
-class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
+class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
     """Test an app's views, templates and configuration with no database:
     Django's ``SimpleTestCase``.
 
@@ -795,31 +820,6 @@ class AppTestCase(ResponseAssertions, MailAssertions, unittest.TestCase):
         recorder = state.recorder = _Recorder(app, cls.render_templates)
         recorder.start()
         cls.addClassCleanup(recorder.stop)
-
-    #: The test failed already: a refused connection needs no failure of its own.
-    _dbcase_failed = False
-
-    def _callSetUp(self) -> None:
-        self._dbcase_set_up()
-        try:
-            super()._callSetUp()  # type: ignore[misc]
-        except BaseException:
-            self._dbcase_failed = True
-            raise
-
-    def _callTestMethod(self, method: t.Callable[[], object]) -> None:
-        try:
-            super()._callTestMethod(method)  # type: ignore[misc]
-        except BaseException:
-            self._dbcase_failed = True
-            raise
-
-    def _callTearDown(self) -> None:
-        try:
-            super()._callTearDown()  # type: ignore[misc]
-        except BaseException:
-            self._dbcase_failed = True
-            raise
 
     def _dbcase_set_up(self) -> None:
         if type(self).__dict__.get("_dbcase") is None:

@@ -8,6 +8,8 @@ import unittest
 import sqlalchemy as sa
 from flask import Flask
 
+from flask_dbcase import ClientTestCase
+from flask_dbcase import DatabaseNotAllowedError
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 
@@ -65,6 +67,36 @@ class Binds(_Mixin):
 
     def test_database_test_case_still_empties_every_bind(self) -> None:
         self.check(DatabaseTestCase)
+
+    def test_refused_in_a_view_that_catches_it(self) -> None:
+        engine = self.engine
+
+        class Case(ClientTestCase):
+            binds = {None}
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = make_app(engine)
+
+                @app.get("/notes")
+                def notes() -> tuple[str, int]:
+                    try:
+                        db.session.scalar(sa.select(sa.func.count(Note.id)))
+                    except DatabaseNotAllowedError:
+                        return "caught", 500
+                    return "counted", 200
+
+                return app
+
+            def test_request(self) -> None:
+                self.assertEqual(self.client.get("/notes").status_code, 500)
+
+        message = only_error(Case)
+        self.assertIn("DatabaseNotAllowedError", message)
+        self.assertIn(
+            ".Case.test_request' used bind 'other', which 'Case.binds' does not list.",
+            message,
+        )
 
     def test_class_setup_is_not_limited(self) -> None:
         engine = self.engine
