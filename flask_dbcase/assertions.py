@@ -22,6 +22,7 @@ from .changes import CapturedChanges
 from .changes import differences as _differences
 from .changes import format_row as _shown
 from .changes import Snapshot as _Snapshot
+from .urls import is_memory_sqlite
 
 # A failure points at the test's line: unittest, and pytest, leave the frames of
 # modules that set this out of its traceback.
@@ -408,10 +409,12 @@ class DatabaseAssertions(_TestCase):
 
     def _watched_tables(self, models: tuple[t.Any, ...]) -> list[sa.Table]:
         engines = self._engines()
+        # The binds the class declared: the others are not the test's to read.
+        declared = getattr(type(self), "binds", None)
         everything = [
             table
             for key, metadata in self._db().metadatas.items()
-            if key in engines
+            if key in engines and (declared is None or key in declared)
             for table in metadata.sorted_tables
         ]
         if not models:
@@ -433,6 +436,14 @@ class DatabaseAssertions(_TestCase):
             if table in tables:
                 raise TypeError(f"{model!r} is named twice.")
             tables.append(table)
+        existing = self._existing(tables)
+        for table in tables:
+            if table not in existing:
+                where = urls.describe_bind(table.metadata.info.get("bind_key"))
+                raise ValueError(
+                    f"The table {table.fullname!r} is not in the test database of"
+                    f" {where}: is its migration missing?"
+                )
         return tables
 
     def _existing(self, tables: list[sa.Table]) -> list[sa.Table]:
@@ -455,9 +466,20 @@ class DatabaseAssertions(_TestCase):
                 kept.append(table)
         return kept
 
-    def _read_table(self, table: sa.Table) -> sa.Result[t.Any]:
-        rows = _Rows(table, self._engine_of(table), {})
-        return self._execute(rows, sa.select(table))
+    def _read_table(self, table: sa.Table) -> list[sa.RowMapping]:
+        engine = self._engine_of(table)
+        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
+        if getattr(state, "transaction", None) is None and not is_memory_sqlite(
+            engine.url
+        ):
+            # The test's commits are real, and so are the app's, on connections
+            # of their own: read what was committed, not what a transaction the
+            # test's session began before them still shows (REPEATABLE READ).
+            # A database in memory has one connection, the session's.
+            with engine.connect() as connection:
+                return list(connection.execute(sa.select(table)).mappings())
+        rows = _Rows(table, engine, {})
+        return list(self._execute(rows, sa.select(table)).mappings())
 
     def _engine_of(self, table: sa.Table) -> sa.Engine:
         engines = self._engines()

@@ -139,7 +139,7 @@ class Snapshot:
     def __init__(
         self,
         tables: t.Sequence[sa.Table],
-        read: t.Callable[[sa.Table], sa.Result[t.Any]],
+        read: t.Callable[[sa.Table], t.Iterable[t.Mapping[t.Any, t.Any]]],
     ) -> None:
         self.tables = list(tables)
         self._read = read
@@ -147,7 +147,7 @@ class Snapshot:
 
     def _rows(self, table: sa.Table) -> dict[t.Any, list[_Row]]:
         by_key: dict[t.Any, list[_Row]] = collections.defaultdict(list)
-        for mapping in self._read(table).mappings():
+        for mapping in self._read(table):
             row = {column.name: mapping[column] for column in table.columns}
             by_key[_identity(table, row)].append(row)
         return by_key
@@ -166,7 +166,7 @@ class Snapshot:
             for key in _ordered(set(before) | set(after)):
                 old, new = before.get(key, []), after.get(key, [])
                 if len(old) == len(new) == 1:
-                    if old[0] != new[0]:
+                    if not _same(old[0], new[0]):
                         updated.append((old[0], new[0]))
                     continue
                 # New or gone, or, without a primary key, more or fewer copies.
@@ -175,6 +175,14 @@ class Snapshot:
             changes = TableChanges(table, inserted, updated, deleted)
             if changes:
                 captured._tables[table] = changes
+
+
+def _same(one: _Row, other: _Row) -> bool:
+    """Whether two readings of a row hold the same values; a NaN is itself."""
+    return one.keys() == other.keys() and all(
+        value == other[name] or (value != value and other[name] != other[name])
+        for name, value in one.items()
+    )
 
 
 def _identity(table: sa.Table, row: _Row) -> t.Any:

@@ -12,6 +12,7 @@ from flask_dbcase import DatabaseTestCase
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.changes import CapturedChanges
 from flask_dbcase.changes import Snapshot
+from flask_dbcase.client import isolated_client
 
 from .support import Author
 from .support import Book
@@ -40,7 +41,7 @@ class Changes(_Mixin):
         db.session.add_all([self.ann, self.bob, Book(title="Emma", author=self.ann)])
         db.session.add(Note(text="kept"))
         db.session.commit()
-        self.client = self.app.test_client()
+        self.client = isolated_client(self.app)
 
     def test_rows_inserted_updated_and_deleted(self) -> None:
         ann, bob = self.ann.id, self.bob.id
@@ -51,7 +52,7 @@ class Changes(_Mixin):
             self.client.post(f"/authors/{ann}/rename", json={"name": "Anne"})
             db.session.add(Note(text="new"))
             db.session.delete(db.session.get(Author, bob))
-            db.session.flush()  # the test's own rows, not committed
+            db.session.commit()  # the test's own rows
         cy = db.session.scalars(sa.select(Author).filter_by(name="Cy")).one()
         note = db.session.scalars(sa.select(Note).filter_by(text="new")).one()
         self.assertEqual(changes[Author].inserted, [{"id": cy.id, "name": "Cy"}])
@@ -78,11 +79,46 @@ class Changes(_Mixin):
             f"note: +1\n    + {{id={note.id}, text='new', extra=None}}",
         )
 
+    def test_commits_after_the_test_read(self) -> None:
+        # The test's session began a transaction before the request committed:
+        # under REPEATABLE READ (MySQL), it would not show the request's row.
+        db.session.scalar(sa.select(sa.func.count(Author.id)))
+        with self.assertChanges({Author: +1}) as changes:
+            self.client.post("/authors", json={"name": "Cy"})
+        self.assertEqual(changes[Author].inserted[0]["name"], "Cy")
+
+    def test_only_the_declared_binds(self) -> None:
+        type(self).binds = {None}
+        self.addCleanup(delattr, type(self), "binds")
+        with self.captureChanges() as changes:
+            db.session.add(Author(name="Cy"))
+            db.session.commit()
+        self.assertEqual([table.name for table in changes], ["author"])
+        with self.assertRaises(KeyError):
+            changes[Note]
+
+    def test_a_named_table_not_in_the_database(self) -> None:
+        ghost = sa.Table(
+            "ghost", db.metadata, sa.Column("id", sa.Integer, primary_key=True)
+        )
+        self.addCleanup(db.metadata.remove, ghost)
+        with self.assertRaises(ValueError) as raised:
+            with self.captureChanges(ghost):
+                pass
+        self.assertEqual(
+            str(raised.exception),
+            "The table 'ghost' is not in the test database of the default database:"
+            " is its migration missing?",
+        )
+        # Nothing failed in the test's transaction (PostgreSQL's would refuse
+        # every statement after).
+        self.assertEqual(db.session.scalar(sa.select(sa.func.count(Author.id))), 2)
+
     def test_rows_in_primary_key_order(self) -> None:
         with self.captureChanges(Author) as changes:
             for name in ("Zoe", "Yan", "Xi"):
                 db.session.add(Author(name=name))
-                db.session.flush()
+                db.session.commit()
         ids = [row["id"] for row in changes[Author].inserted]
         self.assertEqual(ids, sorted(ids))
         self.assertEqual(len(ids), 3)
@@ -91,7 +127,7 @@ class Changes(_Mixin):
         with self.captureChanges(Book, "note") as changes:
             db.session.add(Author(name="Cy"))
             db.session.add(Note(text="new"))
-            db.session.flush()
+            db.session.commit()
         self.assertEqual([table.name for table in changes], ["note"])
         with self.assertRaises(KeyError) as raised:
             changes[Author]
@@ -118,6 +154,7 @@ class Changes(_Mixin):
         with self.assertChanges({Author: +1, Book: 0, Note: -1}) as changes:
             self.client.post("/authors", json={"name": "Cy"})
             db.session.execute(sa.delete(Note))
+            db.session.commit()
         self.assertEqual(changes[Author].inserted[0]["name"], "Cy")
 
     def test_assert_changes_failure_lists_the_rows(self) -> None:
@@ -127,6 +164,7 @@ class Changes(_Mixin):
                 self.client.post("/authors", json={"name": "Cy"})
                 self.client.post("/authors", json={"name": "Di"})
                 self.client.post(f"/authors/{ann}/rename", json={"name": "Anne"})
+        db.session.commit()  # a new transaction: MySQL's would not show them
         ids = {a.name: a.id for a in db.session.scalars(sa.select(Author))}
         self.assertEqual(
             str(raised.exception),
@@ -168,10 +206,30 @@ class Changes(_Mixin):
         self.addCleanup(db.metadata.remove, ghost)
         with self.captureChanges() as changes:
             db.session.add(Author(name="Cy"))
-            db.session.flush()
+            db.session.commit()
         self.assertEqual(changes[Author].difference, 1)
         with self.assertRaises(KeyError):
             changes[ghost]
+
+
+class FlushedRows(_Mixin):
+    """In a transaction the test's connection sees its flushed rows, and so
+    does the capture; a DatabaseTestCase, whose tests commit for real, reads
+    what was committed."""
+
+    engine: t.ClassVar[t.Any]
+
+    def create_app(self) -> t.Any:
+        return make_app(self.engine)
+
+    def test_flushed_rows(self) -> None:
+        with self.captureChanges(Author) as changes:
+            db.session.add(Author(name="Cy"))
+            db.session.flush()
+        expected = 1 if isinstance(self, TransactionalTestCase) else 0
+        if self.engine.memory:  # one connection: the session's
+            expected = 1
+        self.assertEqual(changes[Author].difference, expected)
 
 
 class SnapshotWithoutPrimaryKey(unittest.TestCase):
@@ -192,8 +250,8 @@ class SnapshotWithoutPrimaryKey(unittest.TestCase):
         rows = [{"word": "a", "n": 1}, {"word": "a", "n": 1}, {"word": "b", "n": 2}]
         self.connection.execute(self.table.insert(), rows)
 
-    def read(self, table: sa.Table) -> sa.Result[t.Any]:
-        return self.connection.execute(sa.select(table))
+    def read(self, table: sa.Table) -> list[sa.RowMapping]:
+        return list(self.connection.execute(sa.select(table)).mappings())
 
     def test_copies_counted(self) -> None:
         snapshot = Snapshot([self.table], self.read)
@@ -210,6 +268,21 @@ class SnapshotWithoutPrimaryKey(unittest.TestCase):
         self.assertEqual(found.deleted, [{"word": "b", "n": 2}])
         self.assertEqual(found.updated, [])
         self.assertEqual(found.difference, 1)
+
+    def test_a_nan_is_unchanged(self) -> None:
+        self.connection.execute(self.table.insert(), [{"word": "nan", "n": None}])
+        real = sa.Table(
+            "reals",
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("x", sa.Float),
+        )
+        real.create(self.connection)
+        self.connection.execute(real.insert(), [{"id": 1, "x": float("nan")}])
+        snapshot = Snapshot([real], self.read)
+        changes = CapturedChanges()
+        snapshot.compare(changes)
+        self.assertEqual(len(changes), 0)
 
     def test_nothing_changed(self) -> None:
         snapshot = Snapshot([self.table], self.read)
@@ -228,8 +301,10 @@ globals().update(
         [
             _make(Changes, TransactionalTestCase, "Changes"),
             _make(Changes, DatabaseTestCase, "ChangesEmptied"),
+            _make(FlushedRows, TransactionalTestCase, "FlushedRows"),
+            _make(FlushedRows, DatabaseTestCase, "FlushedRowsEmptied"),
         ],
         ENGINES,
     )
 )
-del Changes
+del Changes, FlushedRows
