@@ -58,7 +58,7 @@ def skipUnlessDialect(*names: str, bind: str | None = None) -> t.Callable[[_T], 
     wanted = _checked(names)
 
     def condition(engines: dict[str | None, sa.Engine]) -> str | None:
-        found = _dialect(engines, bind)
+        found = _dialect(engines, bind, "mariadb" in wanted)
         if _matches(found, wanted):
             return None
         listed = " or ".join(_title(name) for name in wanted)
@@ -80,7 +80,7 @@ def skipIfDialect(*names: str, bind: str | None = None) -> t.Callable[[_T], _T]:
     unwanted = _checked(names)
 
     def condition(engines: dict[str | None, sa.Engine]) -> str | None:
-        found = _dialect(engines, bind)
+        found = _dialect(engines, bind, "mariadb" in unwanted)
         if not _matches(found, unwanted):
             return None
         return f"not on {_title(_kind(found))} ({describe_bind(bind)})"
@@ -104,8 +104,11 @@ def skipUnlessFeature(*features: str, bind: str | None = None) -> t.Callable[[_T
         known = ", ".join(FEATURES)
         raise ValueError(f"Unknown feature {unknown or features!r}; known: {known}.")
 
+    # What the others can do depends on MySQL's flavour and version.
+    server = any(name != "transactional_ddl" for name in features)
+
     def condition(engines: dict[str | None, sa.Engine]) -> str | None:
-        found = _dialect(engines, bind)
+        found = _dialect(engines, bind, server)
         missing = [name for name in features if not FEATURES[name](found)]
         if not missing:
             return None
@@ -118,13 +121,47 @@ def skipUnlessFeature(*features: str, bind: str | None = None) -> t.Callable[[_T
 
 
 def reason(target: t.Any, engines: dict[str | None, sa.Engine]) -> str | None:
-    """Why ``target`` (a test class or method) is skipped on ``engines``."""
+    """Why ``target`` (a test class or method) is skipped on ``engines``.
+
+    A condition that needs to know whether a MySQL server is MariaDB, which
+    SQLAlchemy learns on the first connection, does not skip yet: see
+    :func:`undecided`.
+    """
     conditions: list[Condition] = getattr(target, "_dbcase_skips", [])
     for condition in conditions:
-        found = condition(engines)
+        try:
+            found = condition(engines)
+        except _Undecided:
+            continue
         if found:
             return found
     return None
+
+
+def undecided(target: t.Any, engines: dict[str | None, sa.Engine]) -> bool:
+    """Whether some condition of ``target`` waits for a MySQL server's first
+    connection; once the engines point at the test databases,
+    :func:`learn_servers` connects, and :func:`reason` can decide."""
+    for condition in getattr(target, "_dbcase_skips", []):
+        try:
+            condition(engines)
+        except _Undecided:
+            return True
+    return False
+
+
+def learn_servers(engines: dict[str | None, sa.Engine]) -> None:
+    """Connect once to each MySQL database whose server SQLAlchemy does not
+    know yet, so that its dialect says whether it is MariaDB, and what it
+    can do."""
+    for engine in engines.values():
+        if not _known(engine.dialect):
+            with engine.connect():
+                pass
+
+
+class _Undecided(Exception):
+    """The dialect cannot tell yet: MySQL's, before its first connection."""
 
 
 def _skipping(condition: Condition) -> t.Callable[[_T], _T]:
@@ -145,11 +182,25 @@ def _checked(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def _dialect(engines: dict[str | None, sa.Engine], bind: str | None) -> sa.Dialect:
+def _dialect(
+    engines: dict[str | None, sa.Engine], bind: str | None, server: bool
+) -> sa.Dialect:
+    """The dialect of ``bind``; with ``server``, one that knows its server."""
     if bind not in engines:
         known = ", ".join(repr(key) for key in engines)
         raise ValueError(f"The app has no bind {bind!r}; its binds: {known}.")
-    return engines[bind].dialect
+    dialect = engines[bind].dialect
+    if server and not _known(dialect):
+        raise _Undecided
+    return dialect
+
+
+def _known(dialect: sa.Dialect) -> bool:
+    """Whether the dialect knows its server: a ``mysql://`` URL may lead to
+    MariaDB, whose features differ, and only a connection tells."""
+    if dialect.name not in ("mysql", "mariadb"):
+        return True
+    return getattr(dialect, "server_version_info", None) is not None
 
 
 def _kind(dialect: sa.Dialect) -> str:

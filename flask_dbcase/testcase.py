@@ -315,6 +315,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             skipped = skips.reason(cls, state.engines)
             if skipped:  # before any database work
                 raise unittest.SkipTest(skipped)
+            undecided = skips.undecided(cls, state.engines)
             _fence_binds(cls, state)
             if not cls.reuse_app:
                 cls.addClassCleanup(dispose, list(state.engines.values()))
@@ -325,6 +326,11 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             if cls.keepdb:
                 database.databases.keep = True
             _use_test_databases(cls, app, db, state, allowed, shared is not None)
+            if undecided:  # MariaDB or MySQL, and which version
+                skips.learn_servers(state.engines)
+                skipped = skips.reason(cls, state.engines)
+                if skipped:
+                    raise unittest.SkipTest(skipped)
             _build_schema(cls, app, db, state.engines, _migrations_setting(cls, app))
             if cls.fixtures:
                 _read_fixtures(cls, app, db, state)
@@ -389,6 +395,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             raise RuntimeError(_no_class_setup(type(self)))
         state = self._dbcase
         method = getattr(self, self._testMethodName, None)
+        if skips.undecided(method, state.engines):
+            skips.learn_servers(state.engines)
         skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)

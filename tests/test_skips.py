@@ -5,6 +5,8 @@ from __future__ import annotations
 import typing as t
 import unittest
 
+import sqlalchemy as sa
+
 from flask_dbcase import skipIfDialect
 from flask_dbcase import skipUnlessDialect
 from flask_dbcase import skipUnlessFeature
@@ -96,6 +98,27 @@ class Skips(_Mixin):
         mine = self.case(test_a=runs("test_a"))
         skipUnlessDialect(kind)(mine)
         self.assertEqual(self.outcome(mine)[0], ["test_a"])
+
+    def test_mariadb_or_mysql_on_a_class(self) -> None:
+        # SQLAlchemy learns a mysql:// server's flavour on its first connection,
+        # which a class's decision must wait for.
+        if not self.engine.mysql:
+            self.skipTest("a MySQL or MariaDB server")
+        probe = sa.create_engine(self.engine.url)
+        with probe.connect():
+            mariadb = bool(probe.dialect.is_mariadb)
+            returning = bool(probe.dialect.insert_returning)
+        probe.dispose()
+        for decorator, runs_here in (
+            (skipUnlessDialect("mariadb"), mariadb),
+            (skipIfDialect("mariadb"), not mariadb),
+            (skipUnlessDialect("mysql"), True),
+            (skipUnlessFeature("returning"), returning),
+        ):
+            case = decorator(self.case(test_a=runs("test_a")))
+            ran, skipped = self.outcome(case)
+            with self.subTest(decorator=decorator, mariadb=mariadb):
+                self.assertEqual(ran, ["test_a"] if runs_here else [], skipped)
 
     def test_features(self) -> None:
         case = self.case(
