@@ -22,7 +22,6 @@ from .changes import CapturedChanges
 from .changes import differences as _differences
 from .changes import format_row as _shown
 from .changes import Snapshot as _Snapshot
-from .urls import is_memory_sqlite
 
 # A failure points at the test's line: unittest, and pytest, leave the frames of
 # modules that set this out of its traceback.
@@ -469,7 +468,7 @@ class DatabaseAssertions(_TestCase):
     def _read_table(self, table: sa.Table) -> list[sa.RowMapping]:
         engine = self._engine_of(table)
         state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
-        if getattr(state, "transaction", None) is None and not is_memory_sqlite(
+        if getattr(state, "transaction", None) is None and not urls.is_memory_sqlite(
             engine.url
         ):
             # The test's commits are real, and so are the app's, on connections
