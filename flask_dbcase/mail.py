@@ -3,6 +3,7 @@ outbox instead of sent, as Django's ``mail.outbox``."""
 
 from __future__ import annotations
 
+import email.utils
 import typing as t
 import unittest
 
@@ -106,13 +107,17 @@ class MailAssertions(_TestCase):
         copies included) with this ``subject``: ``count`` of them, or at least
         one. Returns the messages that match.
 
+        Addresses are compared without their display names and case:
+        ``"ann@example.com"`` matches ``"Ann <Ann@Example.com>"``.
+
         .. versionadded:: 0.1
         """
         sent = self.outbox
+        address = None if to is None else _address(to)
         found = [
             message
             for message in sent
-            if (to is None or to in _recipients(message))
+            if (address is None or address in map(_address, _recipients(message)))
             and (subject is None or message.subject == subject)
         ]
         if (count is None and found) or len(found) == count:
@@ -137,6 +142,11 @@ class MailAssertions(_TestCase):
                 f" {len(found)}. The test sent {len(sent)}:{listing or ' none.'}",
             )
         )
+
+
+def _address(written: str) -> str:
+    """The address in ``Ann <ann@example.com>``, as compared."""
+    return email.utils.parseaddr(written)[1].casefold() or written.casefold()
 
 
 def _recipients(message: t.Any) -> list[str]:

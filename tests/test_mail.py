@@ -72,6 +72,11 @@ class Outbox(unittest.TestCase):
                 self.assertIs(found[0], self.outbox[0])
                 self.assertEmailSent(subject="Welcome", count=1)
                 self.assertEmailSent(to="bob@example.com", count=0)
+                # As a mail client writes an address.
+                self.assertEmailSent(to="Ann <Ann@Example.com>", count=1)
+                self.app.config["send"]("Bob <bob@example.com>", "Hi")
+                self.assertEmailSent(to="bob@example.com", subject="Hi")
+                self.outbox.pop()
                 seen.append(self.outbox)
 
             def test_2_starts_empty_and_threads_count(self) -> None:
