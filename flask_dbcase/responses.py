@@ -566,7 +566,10 @@ class ResponseAssertions(_TestCase):
         name, msg, names, scope = self._template_args(
             "assertTemplateUsed", name_or_response, args, kwargs
         )
-        _check_rendered(self, name, names, count, msg, scope)
+        # Django's block form reads the same, and fails here when the block's
+        # template was not rendered before it: the message says what to write.
+        hint = "" if scope else f" To check a block, use {_block_form(name)}."
+        _check_rendered(self, name, names, count, msg, scope, hint)
         return _WholeTest(name)
 
     @t.overload
@@ -736,10 +739,11 @@ def _check_rendered(
     count: int | None,
     msg: str | None,
     scope: str,
+    hint: str = "",
 ) -> None:
     done = names.count(name)
     if count is None and not done:
-        problem = f"Template {name!r} was not rendered{scope}; {_names(names)}."
+        problem = f"Template {name!r} was not rendered{scope}; {_names(names)}.{hint}"
     elif count is not None and done != count:
         problem = (
             f"Template {name!r} was rendered {done} time(s){scope}, expected"
@@ -748,6 +752,10 @@ def _check_rendered(
     else:
         return
     case.fail(case._formatMessage(msg, problem))
+
+
+def _block_form(name: str) -> str:
+    return f"'with self.assertRendersTemplate({name!r}):'"
 
 
 class _WholeTest:
@@ -761,7 +769,7 @@ class _WholeTest:
         raise TypeError(
             f"assertTemplateUsed({self.name!r}) checks the whole test at once and"
             " is not a context manager. To check what a block renders, write"
-            f" 'with self.assertRendersTemplate({self.name!r}):'."
+            f" {_block_form(self.name)}."
         )
 
     def __exit__(self, *exc: object) -> None:  # pragma: no cover - never entered

@@ -327,7 +327,9 @@ class Responses(ClientTestCase):
         )
         message = self.message(self.assertTemplateUsed, "other.html")
         self.assertEqual(
-            message, "Template 'other.html' was not rendered; rendered: 'authors.html'."
+            message,
+            "Template 'other.html' was not rendered; rendered: 'authors.html'. To"
+            " check a block, use 'with self.assertRendersTemplate('other.html'):'.",
         )
         message = self.message(self.assertTemplateNotUsed, "authors.html")
         self.assertEqual(message, "Template 'authors.html' was rendered.")
@@ -432,6 +434,15 @@ class Responses(ClientTestCase):
             with self.assertRendersTemplate("never.html"):
                 raise KeyError("x")
 
+    def test_django_block_form_fails_naming_ours(self) -> None:
+        with self.assertRaises(self.failureException) as raised:
+            with self.assertTemplateUsed("authors.html"):
+                self.client.get("/list")
+        self.assertIn(
+            "To check a block, use 'with self.assertRendersTemplate('authors.html'):'.",
+            str(raised.exception),
+        )
+
     def test_template_used_is_not_a_block(self) -> None:
         self.client.get("/list")
         with self.assertRaises(TypeError) as raised:
@@ -445,7 +456,8 @@ class Responses(ClientTestCase):
         message = self.message(self.assertTemplateUsed, "authors.html")
         self.assertEqual(
             message,
-            "Template 'authors.html' was not rendered; no template was rendered.",
+            "Template 'authors.html' was not rendered; no template was rendered. To"
+            " check a block, use 'with self.assertRendersTemplate('authors.html'):'.",
         )
 
     def test_flashed_messages(self) -> None:
