@@ -366,8 +366,19 @@ class ResponseAssertions(_TestCase):
         URL before they are compared. With ``target_status_code``, the target is
         requested too, and must answer with that status.
 
+        A response whose redirects the client followed (``follow_redirects=True``)
+        is checked as Django checks one: its first hop must be a redirect
+        (``status_code`` if given), the chain must end at ``location``, and the
+        final response must have ``target_status_code``, if given.
+
         .. versionadded:: 0.1
         """
+        history = getattr(response, "history", ())
+        if history:
+            self._assert_followed(
+                response, location, msg, status_code, target_status_code
+            )
+            return
         request = _request_line(response)
         if response.status_code not in REDIRECT_CODES:
             self.fail(
@@ -401,6 +412,10 @@ class ResponseAssertions(_TestCase):
             try:
                 target = client.get(urljoin(base, header))
             except AssertionError as error:
+                if _raised_here(error):
+                    # A check of the client's own (strict_commit_visibility,
+                    # max_queries_per_request) failed the request: a failure.
+                    raise
                 # Not this assertion's failure: unittest would cut the app's
                 # frames off it, as it cuts those of this module.
                 raise RuntimeError(
@@ -408,6 +423,35 @@ class ResponseAssertions(_TestCase):
                     " AssertionError in the app (its traceback is above)."
                 ) from error
             self.assertStatus(target, target_status_code, msg)
+
+    def _assert_followed(
+        self,
+        response: TestResponse,
+        location: str,
+        msg: str | None,
+        status_code: int | None,
+        target_status_code: int | None,
+    ) -> None:
+        first = response.history[0]
+        if status_code is not None and first.status_code != status_code:
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"Expected a {status_code} redirect, got {_status_line(first)}"
+                    f" for {_request_line(first)}.",
+                )
+            )
+        final = response.request.url
+        if normalized_url(final, final) != normalized_url(location, final):
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{_request_line(first)} led to {final!r} after"
+                    f" {len(response.history)} redirect(s), not to {location!r}.",
+                )
+            )
+        if target_status_code is not None:
+            self.assertStatus(response, target_status_code, msg)
 
     def assertURLEqual(self, first: str, second: str, msg: str | None = None) -> None:
         """Fail unless the URLs ``first`` and ``second`` are the same once
@@ -752,6 +796,18 @@ def _check_rendered(
     else:
         return
     case.fail(case._formatMessage(msg, problem))
+
+
+def _raised_here(error: BaseException) -> bool:
+    """Whether flask_dbcase raised ``error``, not the code it ran."""
+    last = ""  # the module of the innermost frame, unittest's fail() aside
+    tb = error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if not module.startswith("unittest."):
+            last = module
+        tb = tb.tb_next
+    return last.startswith("flask_dbcase.")
 
 
 def _block_form(name: str) -> str:

@@ -228,6 +228,27 @@ class Responses(ClientTestCase):
         with self.assertRaises(self.failureException):
             self.assertURLEqual("/x", "http://localhost/x")
 
+    def test_a_followed_redirect(self) -> None:
+        # Django's follow=True: the first hop, the end of the chain, its status.
+        response = self.client.post("/add", follow_redirects=True)
+        self.assertRedirects(response, "/list")
+        self.assertRedirects(response, "/list", status_code=303, target_status_code=200)
+        message = self.message(self.assertRedirects, response, "/other")
+        self.assertEqual(
+            message,
+            "POST /add led to 'http://localhost/list' after 1 redirect(s),"
+            " not to '/other'.",
+        )
+        message = self.message(self.assertRedirects, response, "/list", status_code=301)
+        self.assertEqual(
+            message, "Expected a 301 redirect, got 303 See Other for POST /add."
+        )
+        moved = self.client.get("/moved", follow_redirects=True)  # to a 404
+        message = self.message(
+            self.assertRedirects, moved, "/missing", target_status_code=200
+        )
+        self.assertTrue(message.startswith("Expected status 200, got 404"), message)
+
     def test_redirect_failures(self) -> None:
         message = self.message(self.assertRedirects, self.client.get("/list"), "/x")
         self.assertTrue(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
+from flask import redirect
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -130,6 +131,28 @@ class Setting(_Mixin):
 
         error = only_error(Both)
         self.assertIn("read row(s) the test flushed but did not commit", error)
+
+    def test_a_redirects_target_is_checked_too(self) -> None:
+        engine = self.engine
+
+        class Redirecting(ClientTestCase):
+            strict_commit_visibility = True
+
+            def create_app(self) -> t.Any:
+                app = make_app(engine)
+                app.add_url_rule("/go", "go", lambda: redirect("/authors"))
+                return app
+
+            def test_target(self) -> None:
+                db.session.add(Author(name="Cy"))
+                db.session.flush()
+                response = self.client.get("/go")
+                self.assertRedirects(response, "/authors", target_status_code=200)
+
+        result = run_case(Redirecting)
+        self.assertEqual(result.errors, [])
+        (failure,) = result.failures
+        self.assertIn("GET /authors read row(s) the test flushed", failure[1])
 
     def test_listeners_removed_after_the_class(self) -> None:
         engine = self.engine
