@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import typing as t
 
 from flask.testing import FlaskClient
@@ -96,49 +95,3 @@ def isolated_client(app: Flask, use_cookies: bool = True) -> FlaskClient:
     """
     cls = isolated_client_class(app.test_client_class or FlaskClient)
     return cls(app, app.response_class, use_cookies=use_cookies)
-
-
-def _login(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> list[str]:
-    """Log ``user`` in with Flask-Login for the client's following requests.
-
-    ``flask_login.login_user`` runs in a request context of its own, built like
-    the client's requests, and what it wrote to the session is copied into the
-    client's session. Returns the session keys it wrote.
-    """
-    try:
-        import flask_login
-    except ImportError:
-        raise RuntimeError(
-            f"'{owner}.login()' needs Flask-Login: 'pip install Flask-Login'."
-        ) from None
-    app: Flask = client.application
-    if getattr(app, "login_manager", None) is None:
-        raise RuntimeError(
-            f"'{owner}.login()': the app has no Flask-Login LoginManager. Call"
-            " 'login_manager.init_app(app)' in the app factory."
-        )
-
-    def log_in() -> dict[str, t.Any]:
-        from flask import session
-
-        environ = getattr(client, "environ_base", None)
-        with app.test_request_context(environ_base=environ):
-            if not flask_login.login_user(user, **options):
-                raise RuntimeError(
-                    f"'{owner}.login()': Flask-Login refused to log {user!r} in:"
-                    " its 'is_active' is false. Pass force=True to log it in"
-                    " anyway."
-                )
-            return dict(session)
-
-    written = contextvars.Context().run(log_in)
-    with client.session_transaction() as session:
-        session.update(written)
-    return list(written)
-
-
-def _logout(client: FlaskClient, keys: t.Iterable[str]) -> None:
-    """Remove what :func:`_login` wrote from the client's session."""
-    with client.session_transaction() as session:
-        for key in keys:
-            session.pop(key, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html.parser
 import json
 import typing as t
 import unittest
@@ -15,13 +14,9 @@ from urllib.parse import urljoin
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-import jinja2
-from flask import has_request_context
-from flask import message_flashed
-from flask import request
-from flask import template_rendered
-
-from .client import REQUEST_KEY
+from .html import count as _count_html
+from .html import parse_html as _parse_html
+from .recording import RenderedTemplate
 
 # A failure points at the test's line: unittest, and pytest, leave the frames of
 # modules that set this out of its traceback.
@@ -30,6 +25,8 @@ __unittest = True
 if t.TYPE_CHECKING:
     from flask import Flask
     from werkzeug.test import TestResponse
+
+    from .recording import Recorder
 
     _TestCase = unittest.TestCase
 else:
@@ -136,95 +133,6 @@ def _without_dots(path: str) -> str:
     return "/".join(kept)
 
 
-class RenderedTemplate(t.NamedTuple):
-    """A template the app rendered during the test, and its context.
-
-    .. versionadded:: 0.1
-    """
-
-    #: The template's name (``None`` for one rendered from a string).
-    name: str | None
-    #: The variables it was rendered with, as Flask passed them.
-    context: dict[str, t.Any]
-
-
-class _SilentTemplate(jinja2.Template):
-    """A template that renders nothing, for tests that skip rendering."""
-
-    def render(self, *args: t.Any, **kwargs: t.Any) -> str:
-        return ""
-
-    def generate(self, *args: t.Any, **kwargs: t.Any) -> t.Iterator[str]:
-        return iter(())
-
-
-class _Recorder:
-    """Record, for one app, the templates rendered and the messages flashed."""
-
-    def __init__(self, app: Flask, render: bool) -> None:
-        self.app = app
-        self.templates: list[RenderedTemplate] = []
-        #: For each template, the number of the client's request it was rendered
-        #: in (:data:`~flask_dbcase.client.REQUEST_KEY`), or ``None``.
-        self.requests: list[int | None] = []
-        #: ``(message, category)``, in Flask-Testing's order.
-        self.flashed: list[tuple[str, str]] = []
-        self._render = render
-        self._saved_class: type[jinja2.Template] | None = None
-
-    def clear(self) -> None:
-        """Forget what was recorded: a new test begins."""
-        self.templates = []
-        self.requests = []
-        self.flashed = []
-
-    def start(self) -> None:
-        template_rendered.connect(self._rendered, self.app, weak=False)
-        message_flashed.connect(self._flashed, self.app, weak=False)
-        if not self._render:
-            env = self.app.jinja_env
-            self._saved_class = env.template_class
-            env.template_class = _SilentTemplate
-            if env.cache is not None:
-                env.cache.clear()
-
-    def stop(self) -> None:
-        template_rendered.disconnect(self._rendered, self.app)
-        message_flashed.disconnect(self._flashed, self.app)
-        if self._saved_class is not None:
-            env = self.app.jinja_env
-            env.template_class = self._saved_class
-            if env.cache is not None:
-                env.cache.clear()
-
-    def _rendered(
-        self,
-        app: Flask,
-        template: jinja2.Template,
-        context: dict[str, t.Any],
-        **kw: t.Any,
-    ) -> None:
-        self.templates.append(RenderedTemplate(template.name, dict(context)))
-        number = request.environ.get(REQUEST_KEY) if has_request_context() else None
-        self.requests.append(number)
-
-    def rendered_by(self, response: TestResponse) -> list[str | None] | None:
-        """The names of the templates rendered for ``response``, the requests
-        of the redirects it followed included; ``None`` if the response did not
-        come from the test's client."""
-        number = response.request.environ.get(REQUEST_KEY)
-        if number is None:
-            return None
-        return [
-            template.name
-            for template, rendered_in in zip(self.templates, self.requests, strict=True)
-            if rendered_in == number
-        ]
-
-    def _flashed(self, app: Flask, message: str, category: str, **kw: t.Any) -> None:
-        self.flashed.append((message, category))
-
-
 class ResponseAssertions(_TestCase):
     """Assertions on the responses of :attr:`~flask_dbcase.ClientTestCase.client`.
 
@@ -233,7 +141,7 @@ class ResponseAssertions(_TestCase):
     .. versionadded:: 0.1
     """
 
-    _dbcase_recorder: _Recorder
+    _dbcase_recorder: Recorder
 
     @property
     def rendered_templates(self) -> list[RenderedTemplate]:
@@ -902,97 +810,6 @@ def _subset_problem(actual: t.Any, expected: t.Any, path: str) -> str | None:
 
 # -- HTML-aware comparison ------------------------------------------------------
 
-_VOID = frozenset(
-    "area base br col embed hr img input link meta source track wbr".split()
-)
-
-#: An element: its tag, its sorted attributes, and its children.
-_Element = tuple[str, tuple[tuple[str, str], ...], tuple[t.Any, ...]]
-
-
-class _TreeBuilder(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, tuple[tuple[str, str], ...], list[t.Any]]] = [
-            ("", (), [])
-        ]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        normal = []
-        for key, value in attrs:
-            value = value or ""
-            if key == "class":
-                value = " ".join(sorted(value.split()))
-            normal.append((key, value))
-        self.stack.append((tag, tuple(sorted(normal)), []))
-        if tag in _VOID:
-            self._close()
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
-            self._close()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _VOID:
-            return
-        # Close up to the matching element; an unmatched end tag is ignored.
-        if any(open_tag == tag for open_tag, _, _ in self.stack[1:]):
-            while self.stack[-1][0] != tag:
-                self._close()
-            self._close()
-
-    def handle_data(self, data: str) -> None:
-        text = " ".join(data.split())
-        if not text:
-            return
-        children = self.stack[-1][2]
-        if children and isinstance(children[-1], str):
-            children[-1] = f"{children[-1]} {text}"
-        else:
-            children.append(text)
-
-    def _close(self) -> None:
-        tag, attrs, children = self.stack.pop()
-        self.stack[-1][2].append((tag, attrs, tuple(children)))
-
-    def root(self) -> tuple[t.Any, ...]:
-        self.close()
-        while len(self.stack) > 1:
-            self._close()
-        return tuple(self.stack[0][2])
-
-
-def parse_html(text: str) -> tuple[t.Any, ...]:
-    """Parse HTML into nested tuples that compare equal when the HTML is the same
-    but for whitespace, attribute order and the order of class names.
-
-    .. versionadded:: 0.1
-    """
-    builder = _TreeBuilder()
-    builder.feed(text)
-    return builder.root()
-
-
-def _count_html(haystack: tuple[t.Any, ...], needle: tuple[t.Any, ...]) -> int:
-    if not needle:
-        return 0
-    if len(needle) == 1 and isinstance(needle[0], str):
-        return sum(
-            child.count(needle[0])
-            if isinstance(child, str)
-            else _count_html(child[2], needle)
-            for child in haystack
-        )
-    size = len(needle)
-    found = sum(
-        haystack[i : i + size] == needle for i in range(len(haystack) - size + 1)
-    )
-    for child in haystack:
-        if not isinstance(child, str):
-            found += _count_html(child[2], needle)
-    return found
-
 
 def _occurrences(
     response: TestResponse, text: str | bytes, html: bool
@@ -1004,4 +821,4 @@ def _occurrences(
     body = response.get_data(as_text=True)
     if not html:
         return body.count(text), text
-    return _count_html(parse_html(body), parse_html(text)), text
+    return _count_html(_parse_html(body), _parse_html(text)), text

@@ -32,8 +32,6 @@ from .apps import shared_apps
 from .assertions import CapturedQueries
 from .assertions import DatabaseAssertions
 from .backends import TestDatabaseError
-from .client import _login
-from .client import _logout
 from .client import isolated_client_class
 from .config import class_overrides
 from .config import override_config
@@ -43,11 +41,13 @@ from .guard import NoDatabase
 from .guard import process_guard
 from .leaks import LeakCheck
 from .liveserver import LiveServer
+from .login import log_in
+from .login import log_out
 from .mail import has_mail
 from .mail import hold_mail
 from .mail import MailAssertions
 from .mail import watch_outbox
-from .responses import _Recorder
+from .recording import Recorder
 from .responses import ResponseAssertions
 from .schema import has_triggers
 from .schema import reset_all
@@ -95,7 +95,7 @@ class _ClassState:
         #: What ``override_config`` set on the class and its bases.
         self.overrides: dict[str, t.Any] = {}
         #: The templates and flashed messages of ClientTestCase's tests.
-        self.recorder: _Recorder | None = None
+        self.recorder: Recorder | None = None
         #: The binds whose databases have triggers (DatabaseTestCase).
         self.triggers: set[str | None] = set()
         #: Why the class's tests cannot run: its starting state could not be
@@ -683,7 +683,7 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
     def _begin_class_isolation(cls) -> None:
         super()._begin_class_isolation()
         # Once per class; each test starts with empty lists.
-        recorder = cls._dbcase.recorder = _Recorder(
+        recorder = cls._dbcase.recorder = Recorder(
             cls._dbcase.app, cls.render_templates
         )
         recorder.start()
@@ -737,14 +737,14 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         .. versionadded:: 0.1
         """
         owner = _name(type(self))
-        self._dbcase_login_keys = _login(self.client, user, owner, **options)
+        self._dbcase_login_keys = log_in(self.client, user, owner, **options)
 
     def logout(self) -> None:
         """Undo :meth:`login`: the client's next requests are anonymous.
 
         .. versionadded:: 0.1
         """
-        _logout(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
+        log_out(self.client, self._dbcase_login_keys or ["_user_id", "_fresh", "_id"])
         self._dbcase_login_keys = []
 
 
@@ -825,7 +825,7 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         state.overrides = class_overrides(cls)
         cls.addClassCleanup(hold_mail(app))
         state.mail = has_mail(app)
-        recorder = state.recorder = _Recorder(app, cls.render_templates)
+        recorder = state.recorder = Recorder(app, cls.render_templates)
         recorder.start()
         cls.addClassCleanup(recorder.stop)
 

@@ -138,6 +138,8 @@ class VersionAddedTests(unittest.TestCase):
         import flask_dbcase.changes
         import flask_dbcase.client
         import flask_dbcase.factory
+        import flask_dbcase.html
+        import flask_dbcase.recording
         import flask_dbcase.responses
 
         modules = [
@@ -146,6 +148,8 @@ class VersionAddedTests(unittest.TestCase):
             flask_dbcase.changes,
             flask_dbcase.client,
             flask_dbcase.factory,
+            flask_dbcase.html,
+            flask_dbcase.recording,
             flask_dbcase.responses,
         ]
         missing = []

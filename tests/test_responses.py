@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from jinja2 import DictLoader
 
 from flask_dbcase import ClientTestCase
-from flask_dbcase.responses import parse_html
+from flask_dbcase.html import parse_html
 
 from .support import Author
 from .support import Book
