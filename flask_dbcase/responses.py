@@ -282,11 +282,45 @@ class ResponseAssertions(_TestCase):
         .. versionadded:: 0.1
         """
         history = getattr(response, "history", ())
+        self._check_redirect(
+            history[0] if history else response, location, msg, status_code
+        )
         if history:
-            self._assert_followed(
-                response, location, msg, status_code, target_status_code
-            )
+            # Followed already: the chain must end at the location.
+            final = response.request.url
+            if normalized_url(final, final) != normalized_url(location, final):
+                self.fail(
+                    self._formatMessage(
+                        msg,
+                        f"{_request_line(history[0])} led to {final!r} after"
+                        f" {len(history)} redirect(s), not to {location!r}.",
+                    )
+                )
+            if target_status_code is not None:
+                self.assertStatus(response, target_status_code, msg)
             return
+        header = response.headers.get("Location", "")
+        base = response.request.url if response.request else "http://localhost/"
+        if normalized_url(header, base) != normalized_url(location, base):
+            self.fail(
+                self._formatMessage(
+                    msg,
+                    f"{_request_line(response)} redirects to {header!r}, not to"
+                    f" {location!r}.",
+                )
+            )
+        if target_status_code is not None:
+            target = self._request_target(urljoin(base, header))
+            self.assertStatus(target, target_status_code, msg)
+
+    def _check_redirect(
+        self,
+        response: TestResponse,
+        location: str,
+        msg: str | None,
+        status_code: int | None,
+    ) -> None:
+        """Fail unless ``response`` is a redirect, with ``status_code`` if given."""
         request = _request_line(response)
         if response.status_code not in REDIRECT_CODES:
             self.fail(
@@ -304,62 +338,25 @@ class ResponseAssertions(_TestCase):
                     f" for {request}.",
                 )
             )
-        header = response.headers.get("Location", "")
-        base = response.request.url if response.request else "http://localhost/"
-        if normalized_url(header, base) != normalized_url(location, base):
-            self.fail(
-                self._formatMessage(
-                    msg,
-                    f"{request} redirects to {header!r}, not to {location!r}.",
-                )
-            )
-        if target_status_code is not None:
-            client = getattr(self, "client", None)
-            if client is None:
-                raise TypeError("target_status_code needs the test's 'client'.")
-            try:
-                target = client.get(urljoin(base, header))
-            except AssertionError as error:
-                if _raised_here(error):
-                    # A check of the client's own (strict_commit_visibility,
-                    # max_queries_per_request) failed the request: a failure.
-                    raise
-                # Not this assertion's failure: unittest would cut the app's
-                # frames off it, as it cuts those of this module.
-                raise RuntimeError(
-                    f"Requesting the redirect's target {header!r} raised an"
-                    " AssertionError in the app (its traceback is above)."
-                ) from error
-            self.assertStatus(target, target_status_code, msg)
 
-    def _assert_followed(
-        self,
-        response: TestResponse,
-        location: str,
-        msg: str | None,
-        status_code: int | None,
-        target_status_code: int | None,
-    ) -> None:
-        first = response.history[0]
-        if status_code is not None and first.status_code != status_code:
-            self.fail(
-                self._formatMessage(
-                    msg,
-                    f"Expected a {status_code} redirect, got {_status_line(first)}"
-                    f" for {_request_line(first)}.",
-                )
-            )
-        final = response.request.url
-        if normalized_url(final, final) != normalized_url(location, final):
-            self.fail(
-                self._formatMessage(
-                    msg,
-                    f"{_request_line(first)} led to {final!r} after"
-                    f" {len(response.history)} redirect(s), not to {location!r}.",
-                )
-            )
-        if target_status_code is not None:
-            self.assertStatus(response, target_status_code, msg)
+    def _request_target(self, url: str) -> TestResponse:
+        """Request a redirect's target with the test's client."""
+        client = getattr(self, "client", None)
+        if client is None:
+            raise TypeError("target_status_code needs the test's 'client'.")
+        try:
+            return t.cast("TestResponse", client.get(url))
+        except AssertionError as error:
+            if _raised_here(error):
+                # A check of the client's own (strict_commit_visibility,
+                # max_queries_per_request) failed the request: a failure.
+                raise
+            # Not this assertion's failure: unittest would cut the app's
+            # frames off it, as it cuts those of this module.
+            raise RuntimeError(
+                f"Requesting the redirect's target {url!r} raised an"
+                " AssertionError in the app (its traceback is above)."
+            ) from error
 
     def assertURLEqual(self, first: str, second: str, msg: str | None = None) -> None:
         """Fail unless the URLs ``first`` and ``second`` are the same once
@@ -572,32 +569,30 @@ class ResponseAssertions(_TestCase):
     ) -> tuple[str, str | None, list[str | None], str]:
         """Read ``(name[, msg])`` or ``(response, name[, msg])``: return the
         name, the message, the names rendered in scope and how to say the scope."""
+        usage = f"{method}() takes (name, msg=None) or (response, name, msg=None)"
+        try:  # Python binds the arguments, as it would for either signature
+            if isinstance(first, str):
+                name, msg = _by_name(first, *args, **kwargs)
+            else:
+                name, msg = _by_response(first, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{usage}: {error}") from None
         if isinstance(first, str):
-            if len(args) > 1 or set(kwargs) - {"msg"}:
-                raise TypeError(
-                    f"{method}() takes (name, msg=None) or (response, name)."
-                )
-            msg = args[0] if args else kwargs.get("msg")
-            names = [template.name for template in self.rendered_templates]
-            return first, msg, names, ""
-        if not hasattr(first, "history") or not hasattr(first, "request"):
-            raise TypeError(
-                f"{method}() takes a template's name or a test client's response"
-                f" first, not {first!r}."
+            return (
+                name,
+                msg,
+                [template.name for template in self.rendered_templates],
+                "",
             )
-        if len(args) > 2:
-            raise TypeError(f"{method}(response, name, msg=None): too many arguments.")
-        rest = dict(zip(("name", "msg")[: len(args)], args, strict=True))
-        rest.update(kwargs)
-        if set(rest) - {"name", "msg"} or "name" not in rest:
-            raise TypeError(f"{method}(response, name, msg=None): give the name.")
-        rendered = self._dbcase_recorder.rendered_by(first)
+        rendered = None
+        if hasattr(first, "history") and hasattr(first, "request"):
+            rendered = self._dbcase_recorder.rendered_by(first)
         if rendered is None:
             raise TypeError(
-                f"{method}(response, name): the response is not from the test's"
-                " client, self.client, whose requests are told apart."
+                f"{usage}, the response from the test's client, self.client, whose"
+                f" requests are told apart; not {first!r}."
             )
-        return rest["name"], rest.get("msg"), rendered, f" for {_request_line(first)}"
+        return name, msg, rendered, f" for {_request_line(first)}"
 
     def assertContext(self, name: str, value: t.Any, msg: str | None = None) -> None:
         """Fail unless the context variable ``name`` had ``value``.
@@ -704,6 +699,16 @@ def _check_rendered(
     else:
         return
     case.fail(case._formatMessage(msg, problem))
+
+
+def _by_name(name: str, msg: str | None = None) -> tuple[str, str | None]:
+    return name, msg
+
+
+def _by_response(
+    response: TestResponse, name: str, msg: str | None = None
+) -> tuple[str, str | None]:
+    return name, msg
 
 
 def _raised_here(error: BaseException) -> bool:
