@@ -407,31 +407,14 @@ class DatabaseAssertions(_TestCase):
         return _Checked(self.captureChanges(*wanted), check)
 
     def _watched_tables(self, models: tuple[t.Any, ...]) -> list[sa.Table]:
-        engines = self._engines()
-        # The binds the class declared: the others are not the test's to read.
-        declared = getattr(type(self), "binds", None)
-        everything = [
-            table
-            for key, metadata in self._db().metadatas.items()
-            if key in engines and (declared is None or key in declared)
-            for table in metadata.sorted_tables
-        ]
+        """The tables a change capture reads: the ``models`` given, each in its
+        database, or every table of the app that is."""
+        everything = self._app_tables()
         if not models:
             return self._existing(everything)
         tables: list[sa.Table] = []
         for model in models:
-            if isinstance(model, str):
-                named = [t for t in everything if model in (t.name, t.fullname)]
-                if len(named) != 1:
-                    known = ", ".join(repr(t.fullname) for t in everything)
-                    raise TypeError(
-                        f"The app has {len(named) or 'no'} table(s) named {model!r};"
-                        f" its tables: {known}. Pass the model instead."
-                    )
-                table = named[0]
-            else:
-                table = _table_of(model)
-                self._engine_of(table)
+            table = self._named_table(model, everything)
             if table in tables:
                 raise TypeError(f"{model!r} is named twice.")
             tables.append(table)
@@ -444,6 +427,32 @@ class DatabaseAssertions(_TestCase):
                     f" {where}: is its migration missing?"
                 )
         return tables
+
+    def _app_tables(self) -> list[sa.Table]:
+        """The tables of the app's binds; of those the class declared, if any."""
+        engines = self._engines()
+        declared = getattr(type(self), "binds", None)
+        return [
+            table
+            for key, metadata in self._db().metadatas.items()
+            if key in engines and (declared is None or key in declared)
+            for table in metadata.sorted_tables
+        ]
+
+    def _named_table(self, model: t.Any, everything: list[sa.Table]) -> sa.Table:
+        """The table of a model, a table or a table's name."""
+        if not isinstance(model, str):
+            table = _table_of(model)
+            self._engine_of(table)
+            return table
+        named = [t for t in everything if model in (t.name, t.fullname)]
+        if len(named) != 1:
+            known = ", ".join(repr(t.fullname) for t in everything)
+            raise TypeError(
+                f"The app has {len(named) or 'no'} table(s) named {model!r};"
+                f" its tables: {known}. Pass the model instead."
+            )
+        return named[0]
 
     def _existing(self, tables: list[sa.Table]) -> list[sa.Table]:
         """The tables that are in their databases: a model without a migration

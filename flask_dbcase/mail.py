@@ -113,13 +113,7 @@ class MailAssertions(_TestCase):
         .. versionadded:: 0.1
         """
         sent = self.outbox
-        address = None if to is None else _address(to)
-        found = [
-            message
-            for message in sent
-            if (address is None or address in map(_address, _recipients(message)))
-            and (subject is None or message.subject == subject)
-        ]
+        found = [message for message in sent if _matches(message, to, subject)]
         if (count is None and found) or len(found) == count:
             return found
         wanted = ", ".join(
@@ -127,10 +121,6 @@ class MailAssertions(_TestCase):
             for name, value in (("to", to), ("subject", subject))
             if value is not None
         )
-        if count is None:
-            expected = "a message"
-        else:
-            expected = "no message" if count == 0 else f"{count} message(s)"
         listing = "".join(
             f"\n  {i}. {message.subject!r} to {', '.join(_recipients(message))}"
             for i, message in enumerate(sent, 1)
@@ -138,10 +128,22 @@ class MailAssertions(_TestCase):
         self.fail(
             self._formatMessage(
                 msg,
-                f"Expected {expected}{' ' + wanted if wanted else ''}; found"
+                f"Expected {_how_many(count)}{' ' + wanted if wanted else ''}; found"
                 f" {len(found)}. The test sent {len(sent)}:{listing or ' none.'}",
             )
         )
+
+
+def _matches(message: t.Any, to: str | None, subject: str | None) -> bool:
+    if subject is not None and message.subject != subject:
+        return False
+    return to is None or _address(to) in map(_address, _recipients(message))
+
+
+def _how_many(count: int | None) -> str:
+    if count is None:
+        return "a message"
+    return "no message" if count == 0 else f"{count} message(s)"
 
 
 def _address(written: str) -> str:
