@@ -724,6 +724,8 @@ def statement_shape(statement: str) -> str:
 _READS = ("SELECT", "WITH")
 
 
+# radon C, essential: group the statements by shape and bind, then list the
+# repeated ones with their callers.
 def _repeated(queries: t.Sequence[Query], limit: int, within: str) -> str:
     """Describe the reads of ``queries`` that ran more than ``limit`` times on
     one bind ``within`` a block or request; ``""`` if none did. Writes are left

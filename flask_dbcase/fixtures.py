@@ -147,6 +147,7 @@ class Loader:
                 rows.append(self._row(item, where))
         return rows
 
+    # radon C, essential: one branch per malformed fixture item it explains.
     def _row(self, item: t.Any, where: str) -> _Row:
         if not isinstance(item, dict) or "model" not in item:
             raise FixtureError(

@@ -386,6 +386,8 @@ class ProcessGuard(_Guard):
             return None
         return _refused_real(describe(found), owner)
 
+    # radon C, essential: one branch per driver and per moment (building the
+    # app, or running its tests) that decides what may be opened.
     def check_file(
         self, dialect: t.Any, record: t.Any, cargs: t.Any, cparams: t.Any
     ) -> None:

@@ -95,6 +95,8 @@ class MailAssertions(_TestCase):
                 "The outbox exists while a test of a flask_dbcase test case runs."
             ) from None
 
+    # radon C, essential: the filters and the message follow which of to,
+    # subject and count were given.
     def assertEmailSent(
         self,
         *,

@@ -44,6 +44,7 @@ _QUERY_SAFE = "!$'()*,;:@/?"
 _FRAGMENT_SAFE = _SEGMENT_SAFE + "/?"
 
 
+# radon C, essential: one step per part of a URL that RFC 3986 normalises.
 def normalized_url(url: str, base: str = "http://localhost/") -> str:
     """``url`` resolved against ``base`` and written one way, so that two URLs
     a browser treats alike compare equal.
@@ -786,6 +787,7 @@ def _json(case: unittest.TestCase, response: t.Any) -> t.Any:
         case.fail(f"The body is not JSON ({error}): {shown!r}")
 
 
+# radon C, essential: one branch per kind of JSON value, walked recursively.
 def _subset_problem(actual: t.Any, expected: t.Any, path: str) -> str | None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):

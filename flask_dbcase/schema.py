@@ -103,6 +103,8 @@ class Schemas:
                 cleared.append(engine)
         return cleared
 
+    # radon C, essential: per database, create, clone or reuse, and whether
+    # the migrations ran there already.
     def prepare_migrated(
         self,
         app: Flask,
@@ -161,6 +163,7 @@ class Schemas:
                     rows = connection.execute(sa.select(table)).mappings()
                     found[table.name] = [dict(row) for row in rows]
 
+    # radon C, essential: per database, create, clone or reuse its schema.
     def prepare(
         self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
     ) -> None:

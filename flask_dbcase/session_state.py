@@ -110,6 +110,7 @@ class SessionState:
     def changed(self) -> bool:
         return bool(self.saved or self.temporary or self.locks or self.prepared)
 
+    # radon C, essential: one branch per engine and kind of setting statement.
     def note(self, statement: str, head: str) -> None:
         """Look at a statement about to run; save what it will change.
 
@@ -173,6 +174,7 @@ class SessionState:
                 " gets its own test database."
             )
 
+    # radon C, essential: per engine, the kinds of session variables to save.
     def _save_variables(self, statement: str) -> None:
         statement = statement.strip()
         if _NOT_SESSION.match(statement):
@@ -218,6 +220,7 @@ class SessionState:
         if row is not None:  # a pragma without a value to read cannot be put back
             self.saved[key] = row[0]
 
+    # radon C, essential: per engine, each kind of setting put back.
     def reset(self) -> None:
         """Put back what the test changed; forget it."""
         if not self.changed:

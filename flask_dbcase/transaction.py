@@ -893,6 +893,8 @@ class TestTransaction:
         for database in self._databases.values():
             database.savepoints.closing = True
 
+    # radon C, essential: per database, each way a test can end its
+    # transaction (kept, ended by DDL, deferred constraints, connection lost).
     def end_test(self) -> None:
         """Roll back everything done since :meth:`begin_tests`.
 
