@@ -135,12 +135,12 @@ class Switch:
     """
 
     def __init__(
-        self, engine: sa.Engine, target: Target, owner: str, reason: str = ""
+        self, engine: sa.Engine, target: Target, label: str, reason: str = ""
     ) -> None:
         self.engine = engine
         self.target = target
         self.original = engine.url
-        self.guard = EngineGuard(engine, target, owner, reason)
+        self.guard = EngineGuard(engine, target, label, reason)
         self._redirect: _Redirect | None = None
         #: The dialect's default schema before the switch, if it had one: it
         #: first connected elsewhere (a module-level app that queried at import).
@@ -234,7 +234,7 @@ def _custom_connect(engine: sa.Engine) -> bool:
     return getattr(creator, "__module__", None) != "sqlalchemy.engine.create"
 
 
-class Template(t.Protocol):
+class TemplateBuilder(t.Protocol):
     """What fills a template database with the schema, and tells if it holds it."""
 
     def matches(self, engine: sa.Engine) -> bool:
@@ -270,9 +270,9 @@ class TestDatabases:
     def use(
         self,
         engine: sa.Engine,
-        owner: str,
+        label: str,
         allowed: t.Collection[str],
-        template: Template | None = None,
+        template: TemplateBuilder | None = None,
     ) -> Switch:
         """Point ``engine`` at its test database, creating the database if missing.
 
@@ -292,7 +292,7 @@ class TestDatabases:
             return switch
         self._register_exit()
         original = engine.url
-        kind = backends.backend_class(original, owner)
+        kind = backends.backend_class(original, label)
         reason = ""
         if _custom_connect(engine):
             # Where the creator connects is known once it has: to a database the
@@ -303,62 +303,62 @@ class TestDatabases:
         elif is_memory_sqlite(original):
             target = Target(kind.name, original, "", False, engine)
         else:
-            target = self._prepare(kind, original, owner, allowed, template)
-        switch = Switch(engine, target, owner, reason)
+            target = self._prepare(kind, original, label, allowed, template)
+        switch = Switch(engine, target, label, reason)
         switch.apply()
-        _check_connection(switch, owner)
+        _check_connection(switch, label)
         return switch
 
     def _prepare(
         self,
         kind: type[Backend],
         original: sa.URL,
-        owner: str,
+        label: str,
         allowed: t.Collection[str],
-        template: Template | None,
+        template: TemplateBuilder | None,
     ) -> Target:
         if not original.database:
             raise TestDatabaseError(
-                f"{owner} uses {describe_url(original)}, which names no database:"
+                f"{label} uses {describe_url(original)}, which names no database:"
                 " the driver picks one (from a service file, PGDATABASE or the"
                 " user's name), and flask_dbcase cannot tell which to derive a test"
                 " database from. Name the database in the URL."
             )
-        server = self._server(kind, original, owner)
+        server = self._backend(kind, original, label)
         real = kind.path(original)
         if allows(allowed, kind.name, real):
-            claim = self._claim(server, real, owner)
+            claim = self._claim(server, real, label)
             if claim.number > 1:
                 raise TestDatabaseError(
-                    f"{owner} uses {describe_url(original)} as it is (it is named in"
+                    f"{label} uses {describe_url(original)} as it is (it is named in"
                     f" {ALLOW_ENV}), and another test process is using it. Run the"
                     " tests in one process, or let flask_dbcase derive a test"
                     " database."
                 )
             return Target(kind.name, original, real, False, (server.id, real))
-        process_guard.add_real(Identity(kind.name, real, False), owner)
+        process_guard.add_real(Identity(kind.name, real, False), label)
         derived = kind.derive(original)
-        number = self._claim(server, kind.path(derived), owner).number
+        number = self._claim(server, kind.path(derived), label).number
         url = kind.numbered(derived, number)
         name = kind.path(url)
         if (kind.name, name) in process_guard.real:
             raise TestDatabaseError(
-                f"{owner} would run on the test database {name!r}, but an app of"
+                f"{label} would run on the test database {name!r}, but an app of"
                 " this run is configured with a database of that name, which the"
                 " tests never touch. Rename one of them."
             )
         source = None
         if number > 1 and template is not None and server.clones:
             source = (kind.template(derived).database or "", template)
-        marked = self._create(server, url, owner, allowed, source)
+        marked = self._create(server, url, label, allowed, source)
         return Target(kind.name, url, name, marked, (server.id, name))
 
-    def _server(self, kind: type[Backend], url: sa.URL, owner: str) -> Backend:
+    def _backend(self, kind: type[Backend], url: sa.URL, label: str) -> Backend:
         key = kind.name + " " + url.set(database="").render_as_string(False)
         server = self._servers.get(key)
         if server is None:
-            server = self._servers[key] = kind(url, owner)
-        server.owner = owner  # its messages name the class that uses it now
+            server = self._servers[key] = kind(url, label)
+        server.label = label  # its messages name the class that uses it now
         return server
 
     def was_cloned(self, url: sa.URL) -> bool:
@@ -369,9 +369,9 @@ class TestDatabases:
         self,
         server: Backend,
         url: sa.URL,
-        owner: str,
+        label: str,
         allowed: t.Collection[str],
-        source: tuple[str, Template] | None = None,
+        source: tuple[str, TemplateBuilder] | None = None,
     ) -> bool:
         """Make sure the test database of ``url`` exists and is flask_dbcase's.
 
@@ -388,7 +388,7 @@ class TestDatabases:
             if allows(allowed, server.name, name):
                 return False
             raise TestDatabaseError(
-                f"{owner} would run on the test database {name!r} on"
+                f"{label} would run on the test database {name!r} on"
                 f" {describe_url(url.set(database=''))}, which exists but was not"
                 " created by flask_dbcase, so flask_dbcase will not empty or drop it."
                 " Drop it, and flask_dbcase creates its own; or, if everything in it"
@@ -398,12 +398,12 @@ class TestDatabases:
             if source is None or not self._clone(server, url, *source):
                 server.create(name)
         except sa.exc.DBAPIError as error:
-            raise TestDatabaseError(_cannot_create(url, owner, server, error)) from None
+            raise TestDatabaseError(_cannot_create(url, label, server, error)) from None
         self.created[key] = (server, name)
         return server.marks
 
     def _clone(
-        self, server: Backend, url: sa.URL, source: str, template: Template
+        self, server: Backend, url: sa.URL, source: str, template: TemplateBuilder
     ) -> bool:
         """Create ``url`` as a copy of ``source``, building ``source`` if need be.
 
@@ -431,11 +431,11 @@ class TestDatabases:
         self.cloned.add(url.render_as_string(hide_password=False))
         return True
 
-    def _claim(self, server: Backend, name: str, owner: str) -> _Claim:
+    def _claim(self, server: Backend, name: str, label: str) -> _Claim:
         key = (server.id, name)
         claim = self._claims.get(key)
         if claim is None:
-            claim = self._claims[key] = _Claim(server, name, owner)
+            claim = self._claims[key] = _Claim(server, name, label)
             if not self.kept():
                 claim.drop_stale_copies()
         return claim
@@ -488,11 +488,13 @@ class TestDatabases:
     def drop_created(self) -> None:
         """Drop the databases this process created."""
         for server, name in self.created.values():
-            with _at_exit("test database", server, name):
+            place = f"{name!r} on {describe_url(server.url)}"
+            with reported_at_exit(f"the test database {place}", server.url):
                 server.drop(name)
         self.created.clear()
         for server, name in self.templates.values():
-            with _at_exit("template database", server, name):
+            place = f"{name!r} on {describe_url(server.url)}"
+            with reported_at_exit(f"the template database {place}", server.url):
                 with server.locked(_template_lock(name)):
                     if server.is_marked(name):
                         server.drop(name)
@@ -503,7 +505,7 @@ def _template_lock(name: str) -> str:
     return f"flask_dbcase:template:{name}"
 
 
-def _check_connection(switch: Switch, owner: str) -> None:
+def _check_connection(switch: Switch, label: str) -> None:
     """Connect once; say where and why if that fails, and learn where a creator
     lands."""
     engine = switch.engine
@@ -518,7 +520,7 @@ def _check_connection(switch: Switch, owner: str) -> None:
             else ""
         )
         raise TestDatabaseError(
-            f"{owner} cannot connect to {describe_url(engine.url)}:"
+            f"{label} cannot connect to {describe_url(engine.url)}:"
             f" {reason(error, engine.url, switch.original)} Check that the server"
             " is running and that the URL's host, port and user are right." + hint
         ) from None
@@ -551,7 +553,7 @@ class _Claim:
     #: More processes than this at once is taken for a leak, not parallelism.
     LIMIT = 64
 
-    def __init__(self, server: Backend, name: str, owner: str) -> None:
+    def __init__(self, server: Backend, name: str, label: str) -> None:
         self.server = server
         self.name = name
         self.number = next(
@@ -600,24 +602,24 @@ class _Claim:
 
 
 @contextlib.contextmanager
-def _at_exit(what: str, server: Backend, name: str) -> t.Iterator[None]:
-    """Report a failure to drop a database: at exit, nobody is left to raise to."""
+def reported_at_exit(what: str, url: sa.URL) -> t.Iterator[None]:
+    """Print a failure to drop ``what`` instead of raising it: at exit, nobody is
+    left to raise to."""
     try:
         yield
     except (sa.exc.DBAPIError, TestDatabaseError, OSError) as error:
         print(
-            f"flask_dbcase: could not drop the {what} {name!r}"
-            f" on {describe_url(server.url)}: {reason(error, server.url)}",
+            f"flask_dbcase: could not drop {what}: {reason(error, url)}",
             file=sys.stderr,
         )
 
 
 def _cannot_create(
-    url: sa.URL, owner: str, server: Backend, error: sa.exc.DBAPIError
+    url: sa.URL, label: str, server: Backend, error: sa.exc.DBAPIError
 ) -> str:
     user = url.username or "the user"
     return (
-        f"{owner} needs the test database {url.database!r} on"
+        f"{label} needs the test database {url.database!r} on"
         f" {describe_url(url.set(database=''))}, and cannot create it:"
         f" {reason(error, url)} Let {user!r} create databases"
         f" ({server.grant(user)}), or create {url.database!r} yourself, give"
@@ -625,7 +627,7 @@ def _cannot_create(
     )
 
 
-def check_schemas(engine: sa.Engine, metadata: sa.MetaData, owner: str) -> None:
+def check_schemas(engine: sa.Engine, metadata: sa.MetaData, label: str) -> None:
     """Refuse models whose tables name another database as their schema.
 
     On MySQL and MariaDB a schema is a database, and an attached database on
@@ -645,7 +647,7 @@ def check_schemas(engine: sa.Engine, metadata: sa.MetaData, owner: str) -> None:
     if foreign:
         listed = ", ".join(f"{name!r}" for name in foreign)
         raise TestDatabaseError(
-            f"{owner}: the models put tables in other databases ({listed}), which"
+            f"{label}: the models put tables in other databases ({listed}), which"
             " flask_dbcase cannot point at test databases, so the tests would"
             " create, empty and drop them there. Give each database a bind of its"
             " own in SQLALCHEMY_BINDS, and leave 'schema' out of those models."

@@ -65,23 +65,23 @@ def search_path(
     return unique
 
 
-def find(name: str, folders: list[str], owner: str) -> str:
+def find(name: str, folders: list[str], label: str) -> str:
     if os.path.isabs(name):
         if os.path.isfile(name):
             return name
-        raise FixtureError(f"{owner}: fixture {name!r} does not exist.")
+        raise FixtureError(f"{label}: fixture {name!r} does not exist.")
     for folder in folders:
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             return path
     searched = "".join(f"\n  {folder}" for folder in folders)
     raise FixtureError(
-        f"{owner}: fixture {name!r} not found. Searched:{searched}\nPut it in one of"
+        f"{label}: fixture {name!r} not found. Searched:{searched}\nPut it in one of"
         " these folders, or name more in the class's 'fixture_dirs'."
     )
 
 
-def read(path: str, owner: str) -> list[t.Any]:
+def read(path: str, label: str) -> list[t.Any]:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     name = os.path.basename(path)
@@ -90,32 +90,32 @@ def read(path: str, owner: str) -> list[t.Any]:
             import yaml
         except ImportError:
             raise FixtureError(
-                f"{owner}: reading the YAML fixture {name!r} needs PyYAML."
+                f"{label}: reading the YAML fixture {name!r} needs PyYAML."
                 " Install it ('pip install PyYAML', or flask-dbcase[yaml])."
             ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise FixtureError(
-                f"{owner}: fixture {name!r} is not valid YAML: {error}"
+                f"{label}: fixture {name!r} is not valid YAML: {error}"
             ) from None
     elif path.endswith(".json"):
         try:
             data = json.loads(text)
         except ValueError as error:
             raise FixtureError(
-                f"{owner}: fixture {name!r} is not valid JSON: {error}"
+                f"{label}: fixture {name!r} is not valid JSON: {error}"
             ) from None
     else:
         raise FixtureError(
-            f"{owner}: fixture {name!r} has an unknown format; name it .json, .yaml"
+            f"{label}: fixture {name!r} has an unknown format; name it .json, .yaml"
             " or .yml."
         )
     if data is None:
         return []
     if not isinstance(data, list):
         raise FixtureError(
-            f"{owner}: fixture {name!r} must hold a list of items, each"
+            f"{label}: fixture {name!r} must hold a list of items, each"
             ' {"model": ..., "fields": {...}}.'
         )
     return data
@@ -124,9 +124,9 @@ def read(path: str, owner: str) -> list[t.Any]:
 class Loader:
     """Turn fixture files into rows of the app's tables, and insert them."""
 
-    def __init__(self, db: SQLAlchemy, owner: str) -> None:
+    def __init__(self, db: SQLAlchemy, label: str) -> None:
         self.db = db
-        self.owner = owner
+        self.label = label
         self.models: dict[str, t.Any] = {}
         for mapper in t.cast(t.Any, db.Model).registry.mappers:
             cls = mapper.class_
@@ -141,8 +141,8 @@ class Loader:
     def rows(self, names: t.Iterable[str], folders: list[str]) -> list[_Row]:
         rows = []
         for name in names:
-            path = find(name, folders, self.owner)
-            for index, item in enumerate(read(path, self.owner), 1):
+            path = find(name, folders, self.label)
+            for index, item in enumerate(read(path, self.label), 1):
                 where = f"fixture {name!r}, item {index}"
                 rows.append(self._row(item, where))
         return rows
@@ -151,12 +151,12 @@ class Loader:
     def _row(self, item: t.Any, where: str) -> _Row:
         if not isinstance(item, dict) or "model" not in item:
             raise FixtureError(
-                f"{self.owner}: {where} is not an object with a 'model' key: {item!r}."
+                f"{self.label}: {where} is not an object with a 'model' key: {item!r}."
             )
         unknown_keys = set(item) - {"model", "fields", "pk"}
         if unknown_keys:
             raise FixtureError(
-                f"{self.owner}: {where} has unknown keys {sorted(unknown_keys)};"
+                f"{self.label}: {where} has unknown keys {sorted(unknown_keys)};"
                 " an item has 'model', 'fields' and optionally 'pk'."
             )
         model = item["model"]
@@ -175,14 +175,14 @@ class Loader:
         else:
             known = ", ".join(sorted(n for n in self.models if "." not in n))
             raise FixtureError(
-                f"{self.owner}: {where} names the model {model!r}, which the app"
+                f"{self.label}: {where} names the model {model!r}, which the app"
                 f" does not have. Models: {known}; or give a table name."
             )
         if "pk" in item:
             keys = list(table.primary_key.columns)
             if len(keys) != 1:
                 raise FixtureError(
-                    f"{self.owner}: {where} gives 'pk', but {table.name!r} has"
+                    f"{self.label}: {where} gives 'pk', but {table.name!r} has"
                     f" {len(keys)} primary key columns; give them in 'fields'."
                 )
             key = next(k for k, c in columns.items() if c is keys[0])
@@ -193,7 +193,7 @@ class Loader:
             if column is None:
                 known = ", ".join(columns)
                 raise FixtureError(
-                    f"{self.owner}: {where}: {model!r} has no field {key!r}."
+                    f"{self.label}: {where}: {model!r} has no field {key!r}."
                     f" Its fields: {known}."
                 )
             values[column.key] = _convert(column, value)
@@ -211,7 +211,7 @@ class Loader:
                 else:
                     problem = "could not be inserted into"
                 raise FixtureError(
-                    f"{self.owner}: {row.where} {problem} {row.table.name!r}:"
+                    f"{self.label}: {row.where} {problem} {row.table.name!r}:"
                     f" {error.orig}"
                 ) from None
         _reset_sequences(session, {row.table for row in rows})

@@ -126,11 +126,11 @@ class EngineGuard(_Guard):
     """
 
     def __init__(
-        self, engine: sa.Engine, target: Target, owner: str, reason: str = ""
+        self, engine: sa.Engine, target: Target, label: str, reason: str = ""
     ) -> None:
         self.engine = engine
         self.target = target
-        self.owner = owner
+        self.label = label
         self.reason = reason
         self.backend = backends.BACKENDS[engine.dialect.name]
         #: What the last connection's server said.
@@ -158,7 +158,7 @@ class EngineGuard(_Guard):
         if self.target.accepts(found):
             return None
         return (
-            f"{self.owner} should connect to {self.target.describe()}, but the"
+            f"{self.label} should connect to {self.target.describe()}, but the"
             f" server says its connection is on {describe(found)}."
             f" {self.reason or _URL_LIES} flask_dbcase closed the connection before"
             " running anything on it."
@@ -187,13 +187,13 @@ class NoDatabase:
     """While a test that may not use a database runs: who it is, and the
     connections it tried, which fail it even if the app caught the error."""
 
-    def __init__(self, owner: str) -> None:
-        self.owner = owner
+    def __init__(self, label: str) -> None:
+        self.label = label
         self.attempts: list[str] = []
 
     def refuse(self, what: str) -> str:
         message = (
-            f"{self.owner} tried to connect to {what}, which flask_dbcase refused"
+            f"{self.label} tried to connect to {what}, which flask_dbcase refused"
             " before it was opened: queries are not allowed in"
             " an AppTestCase, whose tests run without a database. Derive the class"
             " from TransactionalTestCase (or ClientTestCase) to test code that"
@@ -207,9 +207,9 @@ class BindFence:
     """While a test runs, refuse the connections of the binds its class did not
     declare (:attr:`~flask_dbcase.DatabaseTestCase.binds`)."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, label: str) -> None:
         #: The class, as the message names it.
-        self.owner = owner
+        self.label = label
         #: The running test, while it runs; ``None`` lets everything through
         #: (the class's own setup, and the library's work after each test).
         self.test: str | None = None
@@ -225,8 +225,8 @@ class BindFence:
                 if self.test is not None:
                     message = (
                         f"'{self.test}' used {describe_bind(key)}, which"
-                        f" '{self.owner}.binds' does not list. Add {key!r} to"
-                        f" '{self.owner}.binds' if the class needs it."
+                        f" '{self.label}.binds' does not list. Add {key!r} to"
+                        f" '{self.label}.binds' if the class needs it."
                     )
                     self.attempts.append(message)
                     raise DatabaseNotAllowedError(message)
@@ -300,9 +300,9 @@ class ProcessGuard(_Guard):
         threading.Thread(target=wait, name="flask_dbcase guard", daemon=True).start()
 
     @contextlib.contextmanager
-    def building(self, owner: str, allowed: frozenset[str]) -> t.Iterator[None]:
+    def building(self, label: str, allowed: frozenset[str]) -> t.Iterator[None]:
         """Refuse every connection but to a test database during the block."""
-        self._building.append((owner, allowed))
+        self._building.append((label, allowed))
         try:
             yield
         finally:
@@ -353,19 +353,19 @@ class ProcessGuard(_Guard):
             raise DatabaseNotAllowedError(refuser.refuse(where))
 
     @contextlib.contextmanager
-    def refusing_all(self, owner: str) -> t.Iterator[NoDatabase]:
+    def refusing_all(self, label: str) -> t.Iterator[NoDatabase]:
         """Refuse every connection, new or pooled, during the block, in any
-        thread; ``owner`` names who may use none."""
-        state = NoDatabase(owner)
+        thread; ``label`` names who may use none."""
+        state = NoDatabase(label)
         self._no_database.append(state)
         try:
             yield state
         finally:
             self._no_database.remove(state)
 
-    def add_real(self, found: Identity, owner: str) -> None:
+    def add_real(self, found: Identity, label: str) -> None:
         """Refuse connections to the configured database ``found`` from now on."""
-        self.real[(found.backend, found.database)] = owner
+        self.real[(found.backend, found.database)] = label
 
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
         refuser = self._refuser()
@@ -377,14 +377,14 @@ class ProcessGuard(_Guard):
         if found is None:
             return None
         if self._building:
-            owner, allowed = self._building[-1]
+            label, allowed = self._building[-1]
             named = allows(allowed, found.backend, found.database)
             if not (found.marked or _private(found) or named):
-                return _while_building(owner, describe(found))
-        owner = self.real.get((found.backend, found.database), "")
-        if not owner:
+                return _while_building(label, describe(found))
+        label = self.real.get((found.backend, found.database), "")
+        if not label:
             return None
-        return _refused_real(describe(found), owner)
+        return _refused_real(describe(found), label)
 
     # radon C, essential: one branch per driver and per moment (building the
     # app, or running its tests) that decides what may be opened.
@@ -418,16 +418,16 @@ class ProcessGuard(_Guard):
             if dialect in self.redirected:
                 return
             real = SQLiteBackend.path(url)
-            owner = self.real.get(("sqlite", real), "")
-            if owner and not (backends.is_trusted() or _checking.get()):
+            label = self.real.get(("sqlite", real), "")
+            if label and not (backends.is_trusted() or _checking.get()):
                 where = describe(Identity("sqlite", real, False))
-                raise TestDatabaseError(_refused_real(where, owner))
+                raise TestDatabaseError(_refused_real(where, label))
             return
-        owner, allowed = self._building[-1]
+        label, allowed = self._building[-1]
         real = SQLiteBackend.path(url)
         if os.path.dirname(real) == folder() or allows(allowed, "sqlite", real):
             return
-        raise TestDatabaseError(_while_building(owner, describe_url(url)))
+        raise TestDatabaseError(_while_building(label, describe_url(url)))
 
 
 def describe_new(dialect: t.Any, cargs: t.Any, cparams: t.Any) -> str:
@@ -442,9 +442,9 @@ def describe_new(dialect: t.Any, cargs: t.Any, cparams: t.Any) -> str:
     return f"the {dialect.name} database {name!r} on {host}"
 
 
-def _refused_real(where: str, owner: str) -> str:
+def _refused_real(where: str, label: str) -> str:
     return (
-        f"flask_dbcase refused a connection to {where}, which {owner}"
+        f"flask_dbcase refused a connection to {where}, which {label}"
         " is configured with: tests never touch it. While a class runs, the"
         " app's engines point at the test database; this connection came from"
         " an engine built from a URL of its own (one made at import from an"
@@ -468,9 +468,9 @@ def _private(found: Identity) -> bool:
     return found.backend == "sqlite" and not found.database
 
 
-def _while_building(owner: str, where: str) -> str:
+def _while_building(label: str, where: str) -> str:
     return (
-        f"{owner} connected to {where} while building the app, before flask_dbcase"
+        f"{label} connected to {where} while building the app, before flask_dbcase"
         " could point it at a test database. Move database work such as"
         " 'db.create_all()' out of the app factory: flask_dbcase creates the tables"
         " itself."

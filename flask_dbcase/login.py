@@ -12,7 +12,7 @@ if t.TYPE_CHECKING:
     from flask.testing import FlaskClient
 
 
-def log_in(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> list[str]:
+def log_in(client: FlaskClient, user: t.Any, label: str, **options: t.Any) -> list[str]:
     """Log ``user`` in with Flask-Login for the client's following requests.
 
     ``flask_login.login_user`` runs in a request context of its own, built like
@@ -23,12 +23,12 @@ def log_in(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> li
         import flask_login
     except ImportError:
         raise RuntimeError(
-            f"'{owner}.login()' needs Flask-Login: 'pip install Flask-Login'."
+            f"'{label}.login()' needs Flask-Login: 'pip install Flask-Login'."
         ) from None
     app: Flask = client.application
     if getattr(app, "login_manager", None) is None:
         raise RuntimeError(
-            f"'{owner}.login()': the app has no Flask-Login LoginManager. Call"
+            f"'{label}.login()': the app has no Flask-Login LoginManager. Call"
             " 'login_manager.init_app(app)' in the app factory."
         )
 
@@ -39,7 +39,7 @@ def log_in(client: FlaskClient, user: t.Any, owner: str, **options: t.Any) -> li
         with app.test_request_context(environ_base=environ):
             if not flask_login.login_user(user, **options):
                 raise RuntimeError(
-                    f"'{owner}.login()': Flask-Login refused to log {user!r} in:"
+                    f"'{label}.login()': Flask-Login refused to log {user!r} in:"
                     " its 'is_active' is false. Pass force=True to log it in"
                     " anyway."
                 )

@@ -17,7 +17,7 @@ if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
 
-def directory(app: Flask, setting: str | bool, owner: str) -> str:
+def directory(app: Flask, setting: str | bool, label: str) -> str:
     """Resolve a ``migrations`` setting to the migrations directory.
 
     ``True`` means Flask-Migrate's own directory for the app.
@@ -28,7 +28,7 @@ def directory(app: Flask, setting: str | bool, owner: str) -> str:
     migrate = app.extensions.get("migrate")
     if migrate is None:
         raise RuntimeError(
-            f"{owner} builds its schema from migrations, but the app has no"
+            f"{label} builds its schema from migrations, but the app has no"
             " Flask-Migrate. Call 'Migrate(app, db)' in the app factory."
         )
     path = str(migrate.directory if setting is True else setting)
@@ -42,7 +42,7 @@ def directory(app: Flask, setting: str | bool, owner: str) -> str:
             return os.path.normpath(os.path.abspath(candidate))
     searched = ", ".join(repr(os.path.normpath(os.path.abspath(c))) for c in candidates)
     raise RuntimeError(
-        f"{owner} builds its schema from migrations, but found no 'alembic.ini' in"
+        f"{label} builds its schema from migrations, but found no 'alembic.ini' in"
         f" {searched}. Set 'migrations' to the folder that 'flask db init' created."
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import sys
 import typing as t
 import weakref
 
@@ -15,10 +14,10 @@ from sqlalchemy.schema import CreateTable
 
 from .backends import TestDatabaseError
 from .database import databases
+from .database import reported_at_exit
 from .database import same_database_key
 from .database import Target
 from .urls import is_memory_sqlite
-from .urls import reason
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -182,7 +181,7 @@ class Schemas:
                 metadata.create_all(engine)
                 continue
             place = (same_database_key(engine), id(metadata))
-            if place in self.built and _emptied(metadata, engine):
+            if place in self.built and _empty_if_there(metadata, engine):
                 continue
             self._register_exit()
             self._forget_clashes(place[0], metadata)
@@ -224,10 +223,9 @@ class Schemas:
                 del self.built[place]
 
     def _reuse(self, metadata: sa.MetaData, engine: sa.Engine) -> bool:
-        expected = fingerprint(metadata, engine.dialect)
-        with engine.connect() as connection:
-            stored = _stored_fingerprint(metadata, connection)
-        if stored != expected:
+        """Empty the tables if the database holds the models' schema; tell if
+        it did."""
+        if not _holds(metadata, engine):
             return False
         empty_tables(metadata, engine)
         return True
@@ -248,19 +246,13 @@ class Schemas:
                 # a database the user allowed, which is wiped before its next use.
                 engine.dispose()
                 continue
-            try:
-                with connection:
-                    if built.metadata is None:
-                        _drop_everything(connection)
-                    else:
-                        built.metadata.drop_all(connection)
-                    connection.commit()
-            except sa.exc.DBAPIError as error:  # at exit, nobody is left to raise to
-                print(
-                    "flask_dbcase: could not drop the test tables in"
-                    f" {built.target.describe()}: {reason(error, engine.url)}",
-                    file=sys.stderr,
-                )
+            where = f"the test tables in {built.target.describe()}"
+            with reported_at_exit(where, engine.url), connection:
+                if built.metadata is None:
+                    _drop_everything(connection)
+                else:
+                    built.metadata.drop_all(connection)
+                connection.commit()
             engine.dispose()
         self.built.clear()
 
@@ -292,7 +284,7 @@ def _stored_fingerprint(metadata: sa.MetaData, connection: sa.Connection) -> t.A
     )
 
 
-class Template:
+class ModelsTemplate:
     """Fills a PostgreSQL template database with the tables of ``metadata``.
 
     The copies of parallel test processes are cloned from it; the fingerprint it
@@ -304,15 +296,21 @@ class Template:
         self.metadata = metadata
 
     def matches(self, engine: sa.Engine) -> bool:
-        expected = fingerprint(self.metadata, engine.dialect)
-        with engine.connect() as connection:
-            stored = _stored_fingerprint(self.metadata, connection)
-        return bool(stored == expected)
+        return _holds(self.metadata, engine)
 
     def build(self, engine: sa.Engine) -> None:
         _drop_everything(engine)
         self.metadata.create_all(engine)
         _record(self.metadata, engine)
+
+
+def _holds(metadata: sa.MetaData, engine: sa.Engine) -> bool:
+    """Whether the database holds the tables of ``metadata`` as they are now,
+    by the fingerprint stored when they were built."""
+    expected = fingerprint(metadata, engine.dialect)
+    with engine.connect() as connection:
+        stored = _stored_fingerprint(metadata, connection)
+    return bool(stored == expected)
 
 
 def _rebuild(metadata: sa.MetaData, engine: sa.Engine) -> bool:
@@ -423,8 +421,9 @@ def _drop_other_objects(engine: sa.Engine) -> None:
             connection.exec_driver_sql(statement)
 
 
-def _emptied(metadata: sa.MetaData, engine: sa.Engine) -> bool:
-    """Empty tables built earlier; ``False`` if something else dropped them."""
+def _empty_if_there(metadata: sa.MetaData, engine: sa.Engine) -> bool:
+    """Empty tables built earlier; ``False``, doing nothing, if something else
+    dropped them."""
     try:
         empty_tables(metadata, engine)
     except sa.exc.DBAPIError:

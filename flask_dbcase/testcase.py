@@ -50,10 +50,10 @@ from .mail import watch_outbox
 from .recording import Recorder
 from .responses import ResponseAssertions
 from .schema import has_triggers
+from .schema import ModelsTemplate
 from .schema import reset_all
 from .schema import schemas
 from .schema import seed_key
-from .schema import Template
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
@@ -739,8 +739,8 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
 
         .. versionadded:: 0.1
         """
-        owner = _name(type(self))
-        self._dbcase_login_keys = log_in(self.client, user, owner, **options)
+        label = _name(type(self))
+        self._dbcase_login_keys = log_in(self.client, user, label, **options)
 
     def logout(self) -> None:
         """Undo :meth:`login`: the client's next requests are anonymous.
@@ -1289,12 +1289,12 @@ def _use_test_databases(
     migrated = _migrations_setting(cls, app)
     urls: dict[str | None, sa.URL] = {}
     for key, engine in state.engines.items():
-        owner = f"{_name(cls)!r} ({describe_bind(key)})"
+        label = f"{_name(cls)!r} ({describe_bind(key)})"
         if key in db.metadatas:
-            database.check_schemas(engine, db.metadatas[key], owner)
+            database.check_schemas(engine, db.metadatas[key], label)
         metadata = None if migrated else db.metadatas.get(key)
-        template = Template(metadata) if metadata is not None else None
-        switch = database.databases.use(engine, owner, allowed, template)
+        template = ModelsTemplate(metadata) if metadata is not None else None
+        switch = database.databases.use(engine, label, allowed, template)
         if not cls.reuse_app:  # else undone at exit
             cls.addClassCleanup(switch.undo)
         urls[key] = switch.target.url
@@ -1367,15 +1367,15 @@ def _build_migrated(
     keep: bool,
     setting: t.Any,
 ) -> None:
-    owner = repr(_name(cls))
-    path = alembic_migrations.directory(app, setting, owner)
+    label = repr(_name(cls))
+    path = alembic_migrations.directory(app, setting, label)
     schemas.prepare_migrated(app, db, engines, keep, path)
     if cls.check_migrations:
         found = alembic_migrations.differences(db, engines)
         if found:
             listed = "".join(f"\n  - {line}" for line in found)
             raise AssertionError(
-                f"{owner}: the schema the migrations in {path!r} build differs from"
+                f"{label}: the schema the migrations in {path!r} build differs from"
                 f" the models:{listed}\nAdd a migration ('flask db migrate'), or"
                 " change the models to match."
             )

@@ -32,7 +32,7 @@ class TestData:
         self.value = value
         self.session = session
 
-    def __get__(self, instance: t.Any, owner: type | None = None) -> t.Any:
+    def __get__(self, instance: t.Any, label: type | None = None) -> t.Any:
         if instance is None:
             return self.value
         memo = instance.__dict__.setdefault(_MEMO, {})

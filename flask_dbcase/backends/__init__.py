@@ -42,7 +42,7 @@ _DRIVERS = {
 }
 
 
-def backend_class(url: sa.URL, owner: str) -> type[Backend]:
+def backend_class(url: sa.URL, label: str) -> type[Backend]:
     """The backend for ``url``.
 
     :raises TestDatabaseError: flask_dbcase does not know the kind of server.
@@ -51,7 +51,7 @@ def backend_class(url: sa.URL, owner: str) -> type[Backend]:
     if found is None:
         known = ", ".join(sorted(set(BACKENDS) - {"mariadb"}))
         raise TestDatabaseError(
-            f"{owner} uses {url.get_backend_name()!r}, which flask_dbcase does not"
+            f"{label} uses {url.get_backend_name()!r}, which flask_dbcase does not"
             f" support. It runs tests on {known}."
         )
     return found

@@ -94,7 +94,7 @@ class Backend:
     locks it holds last as long as it does.
 
     :param url: Any URL on the server.
-    :param owner: The test class and bind, for messages.
+    :param label: The test class and bind, for messages.
     """
 
     #: The name SQLAlchemy gives the backend.
@@ -106,9 +106,9 @@ class Backend:
     #: Copies of a test database can be cloned from a template.
     clones = False
 
-    def __init__(self, url: sa.URL, owner: str) -> None:
+    def __init__(self, url: sa.URL, label: str) -> None:
         self.url = url.set(database=self.maintenance)
-        self.owner = owner
+        self.label = label
         self._connection: sa.Connection | None = None
 
     @classmethod
@@ -170,7 +170,7 @@ class Backend:
                     self._connection = engine.connect()
             except sa.exc.DBAPIError as error:
                 raise TestDatabaseError(
-                    f"{self.owner} cannot connect to {describe_url(self.url)} to"
+                    f"{self.label} cannot connect to {describe_url(self.url)} to"
                     f" prepare its test database: {reason(error, self.url)} Check"
                     " that the server is running and that the URL's host, port and"
                     " user are right."

@@ -45,8 +45,8 @@ def is_marked(path: str) -> bool:
 class SQLiteBackend(Backend):
     name = "sqlite"
 
-    def __init__(self, url: sa.URL, owner: str) -> None:
-        super().__init__(url, owner)
+    def __init__(self, url: sa.URL, label: str) -> None:
+        super().__init__(url, label)
         self.folder = folder()
         self._locks: dict[str, tuple[str, t.IO[str]]] = {}
 
@@ -119,7 +119,7 @@ class SQLiteBackend(Backend):
                 connection.close()
         except sqlite3.Error as error:
             raise TestDatabaseError(
-                f"{self.owner} cannot create its test database {name!r}: {error}."
+                f"{self.label} cannot create its test database {name!r}: {error}."
                 " Check that the temporary directory is writable, or point TMPDIR"
                 " at one that is."
             ) from None
