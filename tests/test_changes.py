@@ -68,8 +68,10 @@ class Changes(_Mixin):
         self.assertEqual(changes[Note.__table__].difference, 1)
         # Unchanged tables are watched, and empty.
         self.assertEqual(sorted(table.name for table in changes), ["author", "note"])
+        self.assertIn(Author, changes)
+        self.assertIn("note", changes)
         self.assertNotIn(Book, changes)
-        self.assertFalse(changes[Book])
+        self.assertEqual(changes[Book], (Book.__table__, [], [], []))
         self.assertEqual(changes[Book].difference, 0)
         self.assertEqual(
             changes.listing(),
@@ -129,6 +131,11 @@ class Changes(_Mixin):
             db.session.add(Note(text="new"))
             db.session.commit()
         self.assertEqual([table.name for table in changes], ["note"])
+        self.assertNotIn(Author, changes)  # not watched
+        self.assertNotIn("nothing", changes)
+        self.assertNotIn(1, changes)
+        with self.assertRaises(KeyError):
+            changes[object()]
         with self.assertRaises(KeyError) as raised:
             changes[Author]
         self.assertEqual(
@@ -149,6 +156,12 @@ class Changes(_Mixin):
                 db.session.flush()
                 raise KeyError("the test's own error")
         self.assertFalse(changes)
+        with self.assertRaises(KeyError) as raised:
+            changes[Author]
+        self.assertEqual(
+            raised.exception.args[0],
+            f"{Author!r} was not watched; the block watched none.",
+        )
 
     def test_assert_changes(self) -> None:
         with self.assertChanges({Author: +1, Book: 0, Note: -1}) as changes:
@@ -268,6 +281,81 @@ class SnapshotWithoutPrimaryKey(unittest.TestCase):
         self.assertEqual(found.deleted, [{"word": "b", "n": 2}])
         self.assertEqual(found.updated, [])
         self.assertEqual(found.difference, 1)
+
+    def test_keys_that_do_not_compare(self) -> None:
+        # ('a', None) and ('a', 1) cannot be sorted as they are.
+        snapshot = Snapshot([self.table], self.read)
+        self.connection.execute(
+            self.table.insert(), [{"word": "a", "n": None}, {"word": "z", "n": 3}]
+        )
+        changes = CapturedChanges()
+        snapshot.compare(changes)
+        self.assertEqual(len(changes["tally"].inserted), 2)
+
+    def test_a_nan_read_twice(self) -> None:
+        # What PostgreSQL gives back for a float column holding NaN.
+        real = sa.Table(
+            "reals",
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("x", sa.Float),
+        )
+        values = {1: float("nan"), 2: float("nan")}
+
+        def read(table: sa.Table) -> list[dict[t.Any, t.Any]]:
+            return [{real.c.id: i, real.c.x: x} for i, x in values.items()]
+
+        snapshot = Snapshot([real], read)
+        values[2] = 1.5
+        changes = CapturedChanges()
+        snapshot.compare(changes)
+        [(before, after)] = changes[real].updated
+        self.assertEqual((before["id"], after["x"]), (2, 1.5))
+
+    def test_rows_in_key_order(self) -> None:
+        numbers = sa.Table(
+            "numbers", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True)
+        )
+        ids: list[int] = []
+
+        def read(table: sa.Table) -> list[dict[t.Any, t.Any]]:
+            return [{numbers.c.id: i} for i in ids]
+
+        snapshot = Snapshot([numbers], read)
+        ids[:] = [10, 9, 100]  # in their text's order: 10, 100, 9
+        changes = CapturedChanges()
+        snapshot.compare(changes)
+        inserted = [row["id"] for row in changes[numbers].inserted]
+        self.assertEqual(inserted, [9, 10, 100])
+
+    def test_two_columns_changed_and_unhashable_values(self) -> None:
+        table = sa.Table(
+            "docs",
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("a", sa.String(5)),
+            sa.Column("b", sa.String(5)),
+        )
+        loose = sa.Table("loose", sa.MetaData(), sa.Column("data", sa.JSON))
+        rows = {
+            table: [{"id": 1, "a": "x", "b": "y"}],
+            loose: [{"data": {"k": [1]}}],
+        }
+
+        def read(which: sa.Table) -> list[dict[t.Any, t.Any]]:
+            return [{which.c[k]: v for k, v in row.items()} for row in rows[which]]
+
+        snapshot = Snapshot([table, loose], read)
+        rows[table] = [{"id": 1, "a": "X", "b": "Y"}]
+        rows[loose] = [{"data": {"k": [2]}}]  # without a key: one out, one in
+        changes = CapturedChanges()
+        snapshot.compare(changes)
+        self.assertEqual(
+            changes[table].listing(), "  ~ {id=1}: a: 'x' -> 'X', b: 'y' -> 'Y'"
+        )
+        self.assertEqual(changes[loose].inserted, [{"data": {"k": [2]}}])
+        self.assertEqual(changes[loose].deleted, [{"data": {"k": [1]}}])
+        self.assertEqual(changes[loose].updated, [])
 
     def test_a_nan_is_unchanged(self) -> None:
         self.connection.execute(self.table.insert(), [{"word": "nan", "n": None}])
