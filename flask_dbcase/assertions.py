@@ -136,19 +136,26 @@ class DatabaseAssertions(_TestCase):
 
     db: t.ClassVar[SQLAlchemy]
 
+    def _dbcase_database(
+        self,
+    ) -> tuple[SQLAlchemy | None, dict[str | None, sa.Engine] | None, bool]:
+        """What the assertions read of the test case: its Flask-SQLAlchemy
+        extension, its engines while a test runs, and whether a test transaction
+        holds their connections. The test case answers."""
+        return None, None, False
+
     def _db(self) -> SQLAlchemy:
         """The test's Flask-SQLAlchemy extension, whatever the class calls ``db``."""
-        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
-        return t.cast("SQLAlchemy", getattr(state, "db", None) or self.db)
+        db, _, _ = self._dbcase_database()
+        return db or self.db
 
     def _engines(self) -> dict[str | None, sa.Engine]:
-        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
-        if state is None or not getattr(self, "_dbcase_ready", False):
+        _, engines, _ = self._dbcase_database()
+        if engines is None:
             raise RuntimeError(
                 f"{type(self).__qualname__!r} has no database set up: this"
                 " assertion works while a test of the class runs."
             )
-        engines: dict[str | None, sa.Engine] = state.engines
         return engines
 
     def _check_bind(self, bind: str | types.EllipsisType | None) -> None:
@@ -476,10 +483,8 @@ class DatabaseAssertions(_TestCase):
 
     def _read_table(self, table: sa.Table) -> list[sa.RowMapping]:
         engine = self._engine_of(table)
-        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
-        if getattr(state, "transaction", None) is None and not urls.is_memory_sqlite(
-            engine.url
-        ):
+        _, _, transactional = self._dbcase_database()
+        if not transactional and not urls.is_memory_sqlite(engine.url):
             # The test's commits are real, and so are the app's, on connections
             # of their own: read what was committed, not what a transaction the
             # test's session began before them still shows (REPEATABLE READ).
@@ -636,8 +641,8 @@ class DatabaseAssertions(_TestCase):
 
     def _stale_read_hint(self) -> str:
         session = self._db().session()
-        own = getattr(type(self), "_dbcase", None)
-        if own is not None and own.transaction is None and session.in_transaction():
+        db, _, transactional = self._dbcase_database()
+        if db is not None and not transactional and session.in_transaction():
             # Rows other threads or the live server committed meanwhile are
             # invisible to a transaction that began before, under REPEATABLE READ.
             if self._db().engine.dialect.name in ("mysql", "mariadb"):

@@ -357,6 +357,15 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
                 " TransactionalTestCase."
             )
 
+    def _dbcase_database(
+        self,
+    ) -> tuple[SQLAlchemy | None, dict[str | None, sa.Engine] | None, bool]:
+        state = type(self).__dict__.get("_dbcase") or getattr(self, "_dbcase", None)
+        if state is None:
+            return None, None, False
+        engines = state.engines if self._dbcase_ready else None
+        return state.db, engines, state.transaction is not None
+
     def _dbcase_raised(self, error: BaseException) -> None:
         super()._dbcase_raised(error)
         if isinstance(error, Exception):
