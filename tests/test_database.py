@@ -26,8 +26,10 @@ from flask_dbcase.urls import redact
 
 from .support import engine_classes
 from .support import ENGINES
+from .support import hold_fixed_names
 from .support import make_app
 from .support import only_error
+from .support import release_fixed_names
 from .support import run_case
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -786,3 +788,12 @@ def _listdir(folder: str) -> list[str]:
 
 servers = [e for e in ENGINES if e.name in ("postgresql", "mysql")]
 globals().update(engine_classes([ShopTests], servers))
+
+
+def setUpModule() -> None:  # noqa: N802
+    # Databases and roles of fixed names: one run of the suite at a time.
+    hold_fixed_names()
+
+
+def tearDownModule() -> None:  # noqa: N802
+    release_fixed_names()

@@ -22,8 +22,10 @@ from .support import Author
 from .support import Book
 from .support import db
 from .support import ENGINES
+from .support import hold_fixed_names
 from .support import make_app
 from .support import only_error
+from .support import release_fixed_names
 from .support import run_case
 
 MEMORY = ENGINES[0]
@@ -296,3 +298,12 @@ LIMITED_ROLE = (
     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
     " 'dbcase_limited') THEN CREATE ROLE dbcase_limited LOGIN; END IF; END $$"
 )
+
+
+def setUpModule() -> None:  # noqa: N802
+    # Databases and roles of fixed names: one run of the suite at a time.
+    hold_fixed_names()
+
+
+def tearDownModule() -> None:  # noqa: N802
+    release_fixed_names()

@@ -23,7 +23,9 @@ from .support import Author
 from .support import db
 from .support import engine_classes
 from .support import ENGINES
+from .support import hold_fixed_names
 from .support import make_app
+from .support import release_fixed_names
 from .support import run_case
 
 if t.TYPE_CHECKING:
@@ -265,3 +267,12 @@ class StoppedRun(_Mixin):
 
 globals().update(engine_classes([Faults, StoppedRun], ENGINES))
 del Faults
+
+
+def setUpModule() -> None:  # noqa: N802
+    # Databases and roles of fixed names: one run of the suite at a time.
+    hold_fixed_names()
+
+
+def tearDownModule() -> None:  # noqa: N802
+    release_fixed_names()

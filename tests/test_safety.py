@@ -30,6 +30,8 @@ from flask_dbcase.urls import describe_url
 
 from .support import engine_classes
 from .support import ENGINES
+from .support import hold_fixed_names
+from .support import release_fixed_names
 from .support import run_case
 from .support import WatchingResult
 
@@ -709,3 +711,12 @@ class SecretTests(unittest.TestCase):
                 for name in urls:
                     self.assertIn(name, output)
                 self.assertNotIn("s3cret", output)
+
+
+def setUpModule() -> None:  # noqa: N802
+    # Databases and roles of fixed names: one run of the suite at a time.
+    hold_fixed_names()
+
+
+def tearDownModule() -> None:  # noqa: N802
+    release_fixed_names()
