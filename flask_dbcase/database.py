@@ -49,6 +49,19 @@ if t.TYPE_CHECKING:
 #: tables) after the run, and reuse them next time.
 KEEPDB_ENV = "FLASK_DBCASE_KEEPDB"
 
+#: What happened to a test database when a class took it (:attr:`Switch.how`):
+#: made empty; cloned from a template, with the tables in it; found (made
+#: earlier in the process, or left by an earlier run); the configured database
+#: itself, named in :data:`ALLOW_ENV`; or SQLite in memory, which lives with
+#: its engine.
+CREATED, CLONED, REUSED, ALLOWED, MEMORY = HOW = (
+    "created",
+    "cloned",
+    "reused",
+    "allowed",
+    "in memory",
+)
+
 #: Environment variable: comma-separated names of databases that the tests may use
 #: as they are, although flask_dbcase did not create them. Everything in their
 #: tables is deleted.
@@ -135,10 +148,17 @@ class Switch:
     """
 
     def __init__(
-        self, engine: sa.Engine, target: Target, label: str, reason: str = ""
+        self,
+        engine: sa.Engine,
+        target: Target,
+        label: str,
+        reason: str = "",
+        how: str = "",
     ) -> None:
         self.engine = engine
         self.target = target
+        #: How the test database came to be there (:data:`HOW`).
+        self.how = how
         self.original = engine.url
         self.guard = EngineGuard(engine, target, label, reason)
         self._redirect: _Redirect | None = None
@@ -252,11 +272,12 @@ class TestDatabases:
     def __init__(self) -> None:
         #: The databases this process created or took over, to drop at exit.
         self.created: dict[t.Hashable, tuple[Backend, str]] = {}
-        self.keep = False
+        #: The databases a class with ``keepdb`` used: they outlive the run.
+        self.kept: set[t.Hashable] = set()
         #: Template databases this process used, dropped with its databases.
         self.templates: dict[t.Hashable, tuple[Backend, str]] = {}
-        #: The databases cloned from a template: their schema is already there.
-        self.cloned: set[str] = set()
+        #: The template each database this process cloned was cloned from.
+        self.sources: dict[t.Hashable, t.Hashable] = {}
         #: The engines pointed at a test database, and how to point them back.
         self.switches: weakref.WeakKeyDictionary[sa.Engine, Switch] = (
             weakref.WeakKeyDictionary()
@@ -273,6 +294,7 @@ class TestDatabases:
         label: str,
         allowed: t.Collection[str],
         template: TemplateBuilder | None = None,
+        keep: bool = False,
     ) -> Switch:
         """Point ``engine`` at its test database, creating the database if missing.
 
@@ -282,8 +304,11 @@ class TestDatabases:
         to check that the database can be reached. Test processes that run at
         the same time each claim a database of their own. On PostgreSQL, the
         copies of the second and later processes are cloned from a template
-        database that ``template`` builds once (see :meth:`was_cloned`).
+        database that ``template`` builds once. The switch's ``how`` says
+        which of these happened (see :data:`HOW`).
 
+        :param keep: The test database outlives the run, and copies other runs
+            left are not dropped.
         :raises TestDatabaseError: The test database cannot be made or reached, or a
             connection is not where the engine's URL says.
         """
@@ -299,14 +324,16 @@ class TestDatabases:
             # user allowed, used as it is, or the class fails.
             creator = getattr(engine.pool, "_creator", None)
             target = Target(kind.name, original, None, False, None, allowed, creator)
-            reason = _CREATOR
+            how, reason = ALLOWED, _CREATOR
         elif is_memory_sqlite(original):
-            target = Target(kind.name, original, "", False, engine)
+            target, how = Target(kind.name, original, "", False, engine), MEMORY
         else:
-            target = self._prepare(kind, original, label, allowed, template)
-        switch = Switch(engine, target, label, reason)
+            target, how = self._prepare(kind, original, label, allowed, template, keep)
+        switch = Switch(engine, target, label, reason, how)
         switch.apply()
         _check_connection(switch, label)
+        if keep and target.key is not None:
+            self.kept.add(target.key)
         return switch
 
     def _prepare(
@@ -316,7 +343,8 @@ class TestDatabases:
         label: str,
         allowed: t.Collection[str],
         template: TemplateBuilder | None,
-    ) -> Target:
+        keep: bool,
+    ) -> tuple[Target, str]:
         if not original.database:
             raise TestDatabaseError(
                 f"{label} uses {describe_url(original)}, which names no database:"
@@ -327,7 +355,7 @@ class TestDatabases:
         server = self._backend(kind, original, label)
         real = kind.path(original)
         if allows(allowed, kind.name, real):
-            claim = self._claim(server, real, label)
+            claim = self._claim(server, real, label, keep)
             if claim.number > 1:
                 raise TestDatabaseError(
                     f"{label} uses {describe_url(original)} as it is (it is named in"
@@ -335,10 +363,10 @@ class TestDatabases:
                     " tests in one process, or let flask_dbcase derive a test"
                     " database."
                 )
-            return Target(kind.name, original, real, False, (server.id, real))
+            return Target(kind.name, original, real, False, (server.id, real)), ALLOWED
         process_guard.add_real(Identity(kind.name, real, False), label)
         derived = kind.derive(original)
-        number = self._claim(server, kind.path(derived), label).number
+        number = self._claim(server, kind.path(derived), label, keep).number
         url = kind.numbered(derived, number)
         name = kind.path(url)
         if (kind.name, name) in process_guard.real:
@@ -350,8 +378,10 @@ class TestDatabases:
         source = None
         if number > 1 and template is not None and server.clones:
             source = (kind.template(derived).database or "", template)
-        marked = self._create(server, url, label, allowed, source)
-        return Target(kind.name, url, name, marked, (server.id, name))
+        how = self._create(server, url, label, allowed, source)
+        marked = server.marks and how != ALLOWED
+        target = Target(kind.name, url, name, marked, (server.id, name))
+        return target, how
 
     def _backend(self, kind: type[Backend], url: sa.URL, label: str) -> Backend:
         key = kind.name + " " + url.set(database="").render_as_string(False)
@@ -361,10 +391,6 @@ class TestDatabases:
         server.label = label  # its messages name the class that uses it now
         return server
 
-    def was_cloned(self, url: sa.URL) -> bool:
-        """Tell whether this process made the database of ``url`` from a template."""
-        return url.render_as_string(hide_password=False) in self.cloned
-
     def _create(
         self,
         server: Backend,
@@ -372,21 +398,19 @@ class TestDatabases:
         label: str,
         allowed: t.Collection[str],
         source: tuple[str, TemplateBuilder] | None = None,
-    ) -> bool:
-        """Make sure the test database of ``url`` exists and is flask_dbcase's.
-
-        ``False`` when it is a database the user allowed, which is not marked.
-        """
+    ) -> str:
+        """Make sure the test database of ``url`` exists and is flask_dbcase's;
+        say how (:data:`HOW`)."""
         name = server.path(url)
         key = (server.id, name)
         if key in self.created:
-            return server.marks
+            return REUSED
         if server.exists(name):
             if server.marks and server.is_marked(name):  # a run that ended left it
                 self.created[key] = (server, name)
-                return True
+                return REUSED
             if allows(allowed, server.name, name):
-                return False
+                return ALLOWED
             raise TestDatabaseError(
                 f"{label} would run on the test database {name!r} on"
                 f" {describe_url(url.set(database=''))}, which exists but was not"
@@ -394,13 +418,16 @@ class TestDatabases:
                 " Drop it, and flask_dbcase creates its own; or, if everything in it"
                 f" may be deleted, name it in {ALLOW_ENV}."
             )
+        how = CREATED
         try:
-            if source is None or not self._clone(server, url, *source):
+            if source is not None and self._clone(server, url, *source):
+                how = CLONED
+            else:
                 server.create(name)
         except sa.exc.DBAPIError as error:
             raise TestDatabaseError(_cannot_create(url, label, server, error)) from None
         self.created[key] = (server, name)
-        return server.marks
+        return how
 
     def _clone(
         self, server: Backend, url: sa.URL, source: str, template: TemplateBuilder
@@ -428,25 +455,25 @@ class TestDatabases:
             finally:
                 engine.dispose()
             server.create(url.database or "", template=source)
-        self.cloned.add(url.render_as_string(hide_password=False))
+        self.sources[(server.id, url.database)] = (server.id, source)
         return True
 
-    def _claim(self, server: Backend, name: str, label: str) -> _Claim:
+    def _claim(self, server: Backend, name: str, label: str, keep: bool) -> _Claim:
         key = (server.id, name)
         claim = self._claims.get(key)
         if claim is None:
             claim = self._claims[key] = _Claim(server, name, label)
-            if not self.kept():
+            if not keep:
                 claim.drop_stale_copies()
         return claim
 
-    def kept(self) -> bool:
-        """Tell whether the test databases outlive the run."""
-        return self.keep or os.environ.get(KEEPDB_ENV) == "1"
+    def keeps(self, target: Target) -> bool:
+        """Tell whether the database of ``target`` outlives the run."""
+        return target.key in self.kept
 
     def drops(self, target: Target) -> bool:
         """Tell whether the database of ``target`` is dropped at exit."""
-        return not self.kept() and target.key in self.created
+        return target.key in self.created and target.key not in self.kept
 
     def at_exit(self, callback: t.Callable[[], None], first: bool = False) -> None:
         """Run ``callback`` at exit, before the test databases are dropped.
@@ -476,8 +503,7 @@ class TestDatabases:
             self._exit_hooks.pop()()
         for switch in list(self.switches.values()):
             switch.undo()
-        if not self.kept():
-            self.drop_created()
+        self.drop_created()
         for claim in self._claims.values():
             claim.release()
         self._claims.clear()
@@ -486,13 +512,19 @@ class TestDatabases:
         self._servers.clear()
 
     def drop_created(self) -> None:
-        """Drop the databases this process created."""
-        for server, name in self.created.values():
+        """Drop the databases this process created, but those it keeps, and
+        the templates no kept database was cloned from."""
+        for key, (server, name) in self.created.items():
+            if key in self.kept:
+                continue
             place = f"{name!r} on {describe_url(server.url)}"
             with reported_at_exit(f"the test database {place}", server.url):
                 server.drop(name)
         self.created.clear()
-        for server, name in self.templates.values():
+        needed = {self.sources.get(key) for key in self.kept}
+        for key, (server, name) in self.templates.items():
+            if key in needed:
+                continue
             place = f"{name!r} on {describe_url(server.url)}"
             with reported_at_exit(f"the template database {place}", server.url):
                 with server.locked(_template_lock(name)):
@@ -713,6 +745,29 @@ def same_database_key(engine: sa.Engine) -> t.Hashable:
     if url.get_backend_name() == "sqlite":
         return ("sqlite", os.path.realpath(url.database or ""))
     return url.render_as_string(hide_password=False)
+
+
+def target_of(engine: sa.Engine) -> Target | None:
+    """The test database ``engine`` points at, if it points at one."""
+    switch = databases.switches.get(engine)
+    return switch.target if switch is not None else None
+
+
+def at_exit(callback: t.Callable[[], None], first: bool = False) -> None:
+    """Run ``callback`` when the process ends, before the test databases are
+    dropped (see :meth:`TestDatabases.at_exit`)."""
+    databases.at_exit(callback, first)
+
+
+def keeps(target: Target) -> bool:
+    """Tell whether the test database of ``target`` outlives the run."""
+    return databases.keeps(target)
+
+
+def drops(target: Target) -> bool:
+    """Tell whether the test database of ``target`` is dropped when the
+    process ends, its tables with it."""
+    return databases.drops(target)
 
 
 databases = TestDatabases()

@@ -105,7 +105,8 @@ class LeakCheck:
     def _observer(self, key: str | None, engine: sa.Engine) -> sa.Engine:
         observer = self._observers.get(key)
         if observer is None:
-            target = database.databases.switches[engine].target
+            target = database.target_of(engine)
+            assert target is not None, "counted on an engine not pointed"
             observer = self._observers[key] = target.engine(pool_size=1)
         return observer
 

@@ -13,10 +13,14 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.schema import CreateTable
 
 from .backends import TestDatabaseError
-from .database import databases
+from .database import at_exit
+from .database import CLONED
+from .database import drops
+from .database import keeps
 from .database import reported_at_exit
 from .database import same_database_key
 from .database import Target
+from .database import target_of
 from .urls import is_memory_sqlite
 
 if t.TYPE_CHECKING:
@@ -164,14 +168,20 @@ class Schemas:
 
     # radon C, essential: per database, create, clone or reuse its schema.
     def prepare(
-        self, db: SQLAlchemy, engines: dict[str | None, sa.Engine], keep: bool
+        self,
+        db: SQLAlchemy,
+        engines: dict[str | None, sa.Engine],
+        keep: bool,
+        hows: t.Mapping[str | None, str],
     ) -> None:
         """Make sure every bind has its tables, and that they are empty.
 
         Tables are built the first time a database is met in this process; later
         classes find them and only empty them. An in-memory database is built for
-        every engine, since it lives and dies with it. With ``keep``, tables a
-        previous run left are reused when their schema has not changed.
+        every engine, since it lives and dies with it. Tables a template gave a
+        cloned database (``hows``, by bind: :data:`~.database.HOW`) are reused
+        when their schema has not changed, and so are, with ``keep``, those a
+        previous run left.
         """
         for key, engine in engines.items():
             metadata = db.metadatas.get(key)
@@ -185,7 +195,7 @@ class Schemas:
                 continue
             self._register_exit()
             self._forget_clashes(place[0], metadata)
-            reuse = keep or databases.was_cloned(engine.url)
+            reuse = keep or hows.get(key) == CLONED
             if reuse and self._reuse(metadata, engine):
                 self.built[place] = _Built(_target(engine), metadata)
                 continue
@@ -196,13 +206,13 @@ class Schemas:
                 # The tables of the other binds in this database went too.
                 self._forget_clashes(place[0], None)
                 self.built[place] = _Built(_target(engine), metadata)
-                self.prepare(db, engines, keep)
+                self.prepare(db, engines, keep, hows)
                 return
             self.built[place] = _Built(_target(engine), metadata)
 
     def _register_exit(self) -> None:
         if not self._exit_registered:
-            databases.at_exit(self.drop_built)
+            at_exit(self.drop_built)
             self._exit_registered = True
 
     def _forget_clashes(
@@ -233,10 +243,8 @@ class Schemas:
     def drop_built(self) -> None:
         """Drop the tables this process built, unless they are kept or their
         database is dropped anyway."""
-        if databases.kept():
-            return
         for built in reversed(list(self.built.values())):
-            if databases.drops(built.target):
+            if keeps(built.target) or drops(built.target):
                 continue
             engine = built.target.engine(poolclass=NullPool)
             try:
@@ -258,7 +266,9 @@ class Schemas:
 
 
 def _target(engine: sa.Engine) -> Target:
-    return databases.switches[engine].target
+    target = target_of(engine)
+    assert target is not None, "built before its engine was pointed"
+    return target
 
 
 def _record(metadata: sa.MetaData, engine: sa.Engine) -> None:
@@ -530,10 +540,9 @@ def _prober(engine: sa.Engine) -> sa.Engine:
     of each class. Elsewhere, and for a database flask_dbcase did not create
     or an engine with a ``creator``, the engine itself.
     """
-    switch = databases.switches.get(engine)
-    if engine.dialect.name != "postgresql" or switch is None:
+    target = target_of(engine)
+    if engine.dialect.name != "postgresql" or target is None:
         return engine
-    target = switch.target
     # Not for a database named in FLASK_DBCASE_WIPE_DATABASES: its owner may
     # drop it while the process runs, which an open connection would prevent.
     if target.creator is not None or target.key is None or not target.marked:
@@ -542,7 +551,7 @@ def _prober(engine: sa.Engine) -> sa.Engine:
     if found is None:
         options = {"isolation_level": "AUTOCOMMIT", "pool_size": 1}
         found = _probers[target.key] = target.engine(**options)
-        databases.at_exit(_dispose_probers, first=True)
+        at_exit(_dispose_probers, first=True)
     return found
 
 
@@ -576,9 +585,9 @@ def _test_database(engine: sa.Engine) -> str | None:
     """
     if engine.url.get_backend_name() not in ("mysql", "mariadb"):
         return None
-    switch = databases.switches.get(engine)
+    target = target_of(engine)
     # None for an engine with a creator: the server says where it lands.
-    return switch.target.name if switch is not None else None
+    return target.name if target is not None else None
 
 
 _on_databases: weakref.WeakKeyDictionary[sa.MetaData, t.Any] = (

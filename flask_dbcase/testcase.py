@@ -25,7 +25,6 @@ from flask.testing import FlaskClient
 
 from . import database
 from . import fixtures
-from . import migrations as alembic_migrations
 from . import skips
 from .apps import dispose
 from .apps import shared_apps
@@ -47,13 +46,12 @@ from .mail import has_mail
 from .mail import hold_mail
 from .mail import MailAssertions
 from .mail import watch_outbox
+from .preparation import ClassDatabases
 from .recording import Recorder
 from .responses import ResponseAssertions
 from .schema import has_triggers
-from .schema import ModelsTemplate
 from .schema import reset_all
 from .schema import schemas
-from .schema import seed_key
 from .testdata import forget_copies
 from .testdata import unwrap_test_data
 from .testdata import wrap_test_data
@@ -66,7 +64,6 @@ from .transaction import lock_waits
 from .transaction import TestTransaction
 from .urls import describe_bind
 from .urls import describe_url
-from .urls import is_memory_sqlite
 from .visibility import VisibilityWatch
 
 # The frames of this module are left out of tracebacks, as unittest leaves out
@@ -96,6 +93,9 @@ class _ClassState:
         self.overrides: dict[str, t.Any] = {}
         #: The templates and flashed messages of ClientTestCase's tests.
         self.recorder: Recorder | None = None
+        #: The class's test databases, and how each came to be, by bind.
+        self.databases: ClassDatabases
+        self.hows: dict[str | None, str] = {}
         #: The binds whose databases have triggers (DatabaseTestCase).
         self.triggers: set[str | None] = set()
         #: Why the class's tests cannot run: its starting state could not be
@@ -324,17 +324,14 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
                 cls.addClassCleanup(dispose, list(state.engines.values()))
             elif shared is None:
                 if not shared_apps:
-                    database.databases.at_exit(shared_apps.dispose)
+                    database.at_exit(shared_apps.dispose)
                 shared_apps.add(_factory(cls), app, state.engines.values())
-            if cls.keepdb:
-                database.databases.keep = True
-            _use_test_databases(cls, app, db, state, allowed, shared is not None)
-            if undecided:  # MariaDB or MySQL, and which version
-                skips.learn_servers(state.engines)
-                skipped = skips.reason(cls, state.engines)
-                if skipped:
-                    raise unittest.SkipTest(skipped)
-            _build_schema(cls, app, db, state.engines, _migrations_setting(cls, app))
+            state.hook = _hook_of(cls)
+            prepared = state.databases = ClassDatabases(
+                cls, _name(cls), state.hook, app, db, state.engines
+            )
+            checked = functools.partial(_skip_for_servers, cls, state, undecided)
+            state.hows = prepared.prepare(allowed, shared is not None, checked)
             if cls.fixtures:
                 _read_fixtures(cls, app, db, state)
             state.overrides = class_overrides(cls)
@@ -564,8 +561,7 @@ class TransactionalTestCase(DatabaseTestCase):
             engines = state.engines
             with cls._dbcase.app.app_context():
                 rebuilt = schemas.drop_changed(engines.values())
-                setting = _migrations_setting(cls, cls._dbcase.app)
-                _build_schema(cls, cls._dbcase.app, cls._dbcase.db, engines, setting)
+                state.databases.build()
                 reset_all(cls._dbcase.db, engines, state.triggers, state.hook)
                 schemas.note_shapes(engines.values())
             cls._dbcase_leaks.forget()
@@ -1283,80 +1279,16 @@ def _read_fixtures(
     state.fixture_rows = loader.rows(cls.fixtures, folders)
 
 
-def _use_test_databases(
-    cls: type[DatabaseTestCase],
-    app: Flask,
-    db: SQLAlchemy,
-    state: _ClassState,
-    allowed: frozenset[str],
-    shared: bool,
+def _skip_for_servers(
+    cls: type[DatabaseTestCase], state: _ClassState, undecided: bool
 ) -> None:
-    """Point every bind's engine, and the app's configuration, at the test
-    databases, until the class ends (the process, for a shared app)."""
-    if shared:
-        return  # the first class that shares the app did it
-    migrated = _migrations_setting(cls, app)
-    urls: dict[str | None, sa.URL] = {}
-    for key, engine in state.engines.items():
-        label = f"{_name(cls)!r} ({describe_bind(key)})"
-        if key in db.metadatas:
-            database.check_schemas(engine, db.metadatas[key], label)
-        metadata = None if migrated else db.metadatas.get(key)
-        template = ModelsTemplate(metadata) if metadata is not None else None
-        switch = database.databases.use(engine, label, allowed, template)
-        if not cls.reuse_app:  # else undone at exit
-            cls.addClassCleanup(switch.undo)
-        urls[key] = switch.target.url
-    undo = database.point_config(app, urls)
-    if cls.reuse_app:
-        database.databases.at_exit(undo)
-    else:
-        cls.addClassCleanup(undo)
-
-
-def _migrations_setting(cls: type[DatabaseTestCase], app: Flask) -> t.Any:
-    """The class's ``migrations``, or else the app's ``DBCASE_MIGRATIONS``."""
-    if cls.migrations is None:
-        return app.config.get("DBCASE_MIGRATIONS")
-    return cls.migrations
-
-
-def _build_schema(
-    cls: type[DatabaseTestCase],
-    app: Flask,
-    db: SQLAlchemy,
-    engines: dict[str | None, sa.Engine],
-    setting: t.Any,
-) -> None:
-    keep = database.databases.kept()
-    if not setting:
-        schemas.prepare(db, engines, keep)
-    else:
-        _build_migrated(cls, app, db, engines, keep, setting)
-    _seed_test_database(cls, app, db, engines)
-
-
-def _seed_test_database(
-    cls: type[DatabaseTestCase],
-    app: Flask,
-    db: SQLAlchemy,
-    engines: dict[str | None, sa.Engine],
-) -> None:
-    """Run the class's ``setUpTestDatabase`` once per test database and
-    process; elsewhere put back the rows it wrote."""
-    hook = _hook_of(cls)
-    cls._dbcase.hook = hook
-    if hook is None:
-        return
-    known = all((seed_key(e), hook) in schemas.seeds for e in engines.values())
-    if known and not any(is_memory_sqlite(e.url) for e in engines.values()):
-        reset_all(db, engines, hook=hook)
-        return
-    with app.app_context():
-        cls.setUpTestDatabase()
-        db.session.commit()
-        db.session.remove()
-    schemas.note_seeds(db, engines, hook)
+    """Decide the class's skips that need to know the server (MariaDB or
+    MySQL, and which version), once its engines reach the test databases."""
+    if undecided:
+        skips.learn_servers(state.engines)
+        skipped = skips.reason(cls, state.engines)
+        if skipped:
+            raise unittest.SkipTest(skipped)
 
 
 def _hook_of(cls: type[DatabaseTestCase]) -> t.Hashable:
@@ -1366,28 +1298,6 @@ def _hook_of(cls: type[DatabaseTestCase]) -> t.Hashable:
         if "setUpTestDatabase" in vars(klass):
             return None if klass is DatabaseTestCase else klass
     return None
-
-
-def _build_migrated(
-    cls: type[DatabaseTestCase],
-    app: Flask,
-    db: SQLAlchemy,
-    engines: dict[str | None, sa.Engine],
-    keep: bool,
-    setting: t.Any,
-) -> None:
-    label = repr(_name(cls))
-    path = alembic_migrations.directory(app, setting, label)
-    schemas.prepare_migrated(app, db, engines, keep, path)
-    if cls.check_migrations:
-        found = alembic_migrations.differences(db, engines)
-        if found:
-            listed = "".join(f"\n  - {line}" for line in found)
-            raise AssertionError(
-                f"{label}: the schema the migrations in {path!r} build differs from"
-                f" the models:{listed}\nAdd a migration ('flask db migrate'), or"
-                " change the models to match."
-            )
 
 
 def _factory(cls: type[DatabaseTestCase]) -> t.Any:

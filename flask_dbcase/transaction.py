@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from .database import databases
+from .database import at_exit
 from .database import same_database_key
 from .session_state import SessionState
 from .urls import describe_url
@@ -866,7 +866,7 @@ class TestTransaction:
         # A run stopped mid-class (Ctrl-C) skips the class's cleanups: the
         # transaction must still end before its database is dropped, which
         # would otherwise wait for it (MySQL's metadata lock) forever.
-        databases.at_exit(_close_open, first=True)
+        at_exit(_close_open, first=True)
         try:
             for engine in engines:
                 key = same_database_key(engine)

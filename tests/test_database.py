@@ -319,7 +319,9 @@ class PermissionTests(unittest.TestCase):
 
 SHOP_MODULE = textwrap.dedent(
     """
+    import ast
     import json
+    import logging
     import os
     import time
     import unittest
@@ -335,6 +337,17 @@ SHOP_MODULE = textwrap.dedent(
     ddl = []
     ddl_in = []
     used = set()
+    hows = []
+
+
+    class Hows(logging.Handler):
+        def emit(self, record):
+            label, url, how = record.args
+            hows.append([sa.make_url(ast.literal_eval(url)).database, how])
+
+
+    logging.getLogger("flask_dbcase").addHandler(Hows())
+    logging.getLogger("flask_dbcase").setLevel(logging.DEBUG)
 
 
     @sa.event.listens_for(sa.Engine, "before_cursor_execute")
@@ -386,9 +399,7 @@ SHOP_MODULE = textwrap.dedent(
     if __name__ == "__main__":
         program = unittest.main(exit=False)
         ok = program.result.wasSuccessful()
-        from flask_dbcase.database import databases
-
-        cloned = sorted(sa.make_url(url).database for url in databases.cloned)
+        cloned = sorted({name for name, how in hows if how == "cloned"})
         print(
             "RESULT "
             + json.dumps(
@@ -398,9 +409,63 @@ SHOP_MODULE = textwrap.dedent(
                     "ddl": ddl,
                     "ddl_in": ddl_in,
                     "cloned": cloned,
+                    "hows": hows,
                 }
             )
         )
+    """
+)
+
+
+TWO_DATABASES_MODULE = textwrap.dedent(
+    """
+    import json
+    import os
+    import unittest
+
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_dbcase import TransactionalTestCase
+
+    used = {}
+
+
+    def factory(name):
+        db = SQLAlchemy()
+
+        class Note(db.Model):
+            id = db.Column(db.Integer, primary_key=True)
+
+        def create_app(cls):
+            app = Flask(__name__)
+            path = os.path.join(os.getcwd(), "data", name + ".db")
+            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+            db.init_app(app)
+            return app
+
+        return classmethod(create_app)
+
+
+    class Kept(TransactionalTestCase):
+        keepdb = True
+        create_app = factory("kept")
+
+        def test_it(self):
+            used["Kept"] = self.db.engine.url.database
+
+
+    class Dropped(TransactionalTestCase):
+        create_app = factory("dropped")
+
+        def test_it(self):
+            used["Dropped"] = self.db.engine.url.database
+
+
+    if __name__ == "__main__":
+        program = unittest.main(exit=False)
+        used["ok"] = program.result.wasSuccessful()
+        print("RESULT " + json.dumps(used))
     """
 )
 
@@ -529,6 +594,11 @@ class ShopTests(_Mixin):
         result = self.run_shop()
         self.assertEqual(result["used"], [f"test_{self.name}"])
         self.assertFalse(self.database_exists(f"test_{self.name}"))
+        # The first class created it, the next two found it.
+        name = f"test_{self.name}"
+        self.assertEqual(
+            result["hows"], [[name, "created"], [name, "reused"], [name, "reused"]]
+        )
 
     def test_concurrent_processes_get_their_own_database(self) -> None:
         first = self.start(SHOP_HOLD="1.5")
@@ -602,6 +672,7 @@ class ShopTests(_Mixin):
         self.assertTrue(self.database_exists(f"test_{self.name}"))
         second = self.run_shop(FLASK_DBCASE_KEEPDB="1")
         self.assertEqual(second["ddl"], [])
+        self.assertEqual({how for _, how in second["hows"]}, {"reused"})
         changed = self.run_shop(FLASK_DBCASE_KEEPDB="1", SHOP_EXTRA_COLUMN="1")
         self.assertIn("CREATE TABLE author", changed["ddl"])
         again = self.run_shop(FLASK_DBCASE_KEEPDB="1", SHOP_EXTRA_COLUMN="1")
@@ -753,6 +824,28 @@ class SqliteShopTests(unittest.TestCase):
         self.assertTrue(os.path.exists(first["used"][0]))
         second = self.run_shop(FLASK_DBCASE_KEEPDB="1")
         self.assertEqual(second["ddl"], [])
+
+    def test_keepdb_of_one_class_keeps_its_databases_only(self) -> None:
+        # Before, one class with keepdb kept every test database of the run.
+        with open(os.path.join(self.folder, "two_tests.py"), "w") as f:
+            f.write(TWO_DATABASES_MODULE)
+        environ = dict(os.environ, PYTHONPATH=ROOT, TMPDIR=self.folder + "/tmp")
+        environ.pop("FLASK_DBCASE_KEEPDB", None)
+        process = subprocess.run(
+            [sys.executable, "two_tests.py"],
+            cwd=self.folder,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
+        self.assertEqual(len(lines), 1, process.stdout + process.stderr)
+        result = json.loads(lines[0][7:])
+        self.assertTrue(result["ok"], process.stderr)
+        self.assertTrue(os.path.exists(result["Kept"]))
+        self.assertFalse(os.path.exists(result["Dropped"]))
+        self.assertNotEqual(result["Kept"], result["Dropped"])
 
     def test_file_of_a_killed_run_is_taken_over_and_removed(self) -> None:
         folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
