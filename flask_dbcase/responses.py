@@ -142,7 +142,20 @@ class ResponseAssertions(_TestCase):
     .. versionadded:: 0.1
     """
 
-    _dbcase_recorder: Recorder
+    def _dbcase_responses(self) -> tuple[Flask | None, Recorder | None]:
+        """What the response assertions read of the test case: its app, and
+        what the running test rendered and flashed (``None`` outside a test).
+        The test case answers."""
+        return None, None
+
+    def _recorder(self) -> Recorder:
+        _, recorder = self._dbcase_responses()
+        if recorder is None:
+            raise RuntimeError(
+                f"{type(self).__qualname__!r} records templates and flashed"
+                " messages while a test of the class runs."
+            )
+        return recorder
 
     @property
     def rendered_templates(self) -> list[RenderedTemplate]:
@@ -150,7 +163,7 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        return self._dbcase_recorder.templates
+        return self._recorder().templates
 
     @property
     def flashed_messages(self) -> list[tuple[str, str]]:
@@ -159,7 +172,7 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        return self._dbcase_recorder.flashed
+        return self._recorder().flashed
 
     # -- status ----------------------------------------------------------------
 
@@ -368,8 +381,8 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        state = getattr(self, "_dbcase", None)
-        base = _base_url(getattr(state, "app", None))
+        app, _ = self._dbcase_responses()
+        base = _base_url(app)
         one, other = normalized_url(first, base), normalized_url(second, base)
         if one != other:
             self.fail(
@@ -587,7 +600,7 @@ class ResponseAssertions(_TestCase):
             )
         rendered = None
         if hasattr(first, "history") and hasattr(first, "request"):
-            rendered = self._dbcase_recorder.rendered_by(first)
+            rendered = self._recorder().rendered_by(first)
         if rendered is None:
             raise TypeError(
                 f"{usage}, the response from the test's client, self.client, whose"

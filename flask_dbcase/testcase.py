@@ -133,6 +133,11 @@ class _Steps(unittest.TestCase):
     #: The test failed already: a refused connection needs no failure of its own.
     _dbcase_failed = False
 
+    #: The running test's outbox, and what it rendered and flashed (a
+    #: ClientTestCase's, an AppTestCase's), which the assertions ask for.
+    _dbcase_sent_mail: list[t.Any] | None = None
+    _dbcase_rendered: Recorder | None = None
+
     def _dbcase_set_up(self) -> None:
         raise NotImplementedError
 
@@ -363,6 +368,9 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         engines = state.engines if self._dbcase_ready else None
         return state.db, engines, state.transaction is not None
 
+    def _dbcase_outbox(self) -> list[t.Any] | None:
+        return self._dbcase_sent_mail
+
     def _dbcase_raised(self, error: BaseException) -> None:
         super()._dbcase_raised(error)
         if isinstance(error, Exception):
@@ -420,9 +428,10 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         if state.fence is not None:
             state.fence.test = self.id()
             self.addCleanup(self._close_fence, state.fence)
-        self._dbcase_outbox = []
+        outbox: list[t.Any] = []
+        self._dbcase_sent_mail = outbox
         if state.mail:
-            self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
+            self.addCleanup(watch_outbox(state.app, outbox))
         if state.debug_sql:
             self._record_sql()
         if state.overrides:
@@ -730,8 +739,12 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         recorder = self._dbcase.recorder
         assert recorder is not None
         recorder.clear()
-        self._dbcase_recorder = recorder
+        self._dbcase_rendered = recorder
         self._dbcase_login_keys: list[str] = []
+
+    def _dbcase_responses(self) -> tuple[Flask | None, Recorder | None]:
+        state = getattr(self, "_dbcase", None)
+        return getattr(state, "app", None), self._dbcase_rendered
 
     def login(self, user: t.Any, **options: t.Any) -> None:
         """Log ``user`` in with Flask-Login for the client's next requests.
@@ -848,9 +861,10 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         self.addCleanup(_check_no_database, self, refusing, refused, threads)
         request_context, self.app_context = _push_test_request(state)
         self.addCleanup(request_context.pop)
-        self._dbcase_outbox = []
+        outbox: list[t.Any] = []
+        self._dbcase_sent_mail = outbox
         if state.mail:
-            self.addCleanup(watch_outbox(state.app, self._dbcase_outbox))
+            self.addCleanup(watch_outbox(state.app, outbox))
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
@@ -859,7 +873,14 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         recorder = state.recorder
         assert recorder is not None
         recorder.clear()
-        self._dbcase_recorder = recorder
+        self._dbcase_rendered = recorder
+
+    def _dbcase_responses(self) -> tuple[Flask | None, Recorder | None]:
+        state = getattr(self, "_dbcase", None)
+        return getattr(state, "app", None), self._dbcase_rendered
+
+    def _dbcase_outbox(self) -> list[t.Any] | None:
+        return self._dbcase_sent_mail
 
 
 def _set_up_class(cls: type[t.Any]) -> None:

@@ -591,6 +591,20 @@ class RenderingIsBackAfterTheClass(unittest.TestCase):
             self.assertEqual(result.problems(), "")
 
 
+class OutsideATest(unittest.TestCase):
+    """What a test records exists while it runs: outside, a clear error."""
+
+    def test_records_need_a_running_test(self) -> None:
+        case = Responses("test_status_helpers")
+        for read in (
+            lambda: case.rendered_templates,
+            lambda: case.flashed_messages,
+            lambda: case.outbox,
+        ):
+            with self.assertRaisesRegex(RuntimeError, "while a test of"):
+                read()
+
+
 class FailureTraceback(unittest.TestCase):
     def test_ends_at_the_tests_line(self) -> None:
         from .support import run_case
