@@ -15,7 +15,6 @@ import typing as t
 import sqlalchemy as sa
 
 from . import migrations
-from .database import at_exit
 from .database import check_schemas
 from .database import databases
 from .database import KEEPDB_ENV
@@ -71,6 +70,7 @@ class ClassDatabases:
         self,
         allowed: t.Collection[str],
         shared: bool,
+        until_end: t.Callable[..., t.Any],
         checked: t.Callable[[], None] = lambda: None,
     ) -> dict[str | None, str]:
         """Point every engine, and the app's configuration, at the test
@@ -80,19 +80,22 @@ class ClassDatabases:
 
         :param allowed: The databases the user allowed to be used as they are.
         :param shared: The app is shared, and an earlier class pointed it.
+        :param until_end: Registers what points the engines back, when the
+            class ends (the process, for a shared app).
         :return: By bind, how its test database came to be (:data:`.HOW`).
         """
         if shared:  # the first class that shares the app did it
             hows = dict.fromkeys(self.engines, REUSED)
         else:
-            hows = self._point(allowed)
+            hows = self._point(allowed, until_end)
         checked()
         self.build(hows)
         return hows
 
-    def _point(self, allowed: t.Collection[str]) -> dict[str | None, str]:
-        cls, db = self.cls, self.db
-        until_end = at_exit if cls.reuse_app else cls.addClassCleanup
+    def _point(
+        self, allowed: t.Collection[str], until_end: t.Callable[..., t.Any]
+    ) -> dict[str | None, str]:
+        db = self.db
         template_for = {} if self.setting() else db.metadatas
         hows: dict[str | None, str] = {}
         urls: dict[str | None, sa.URL] = {}

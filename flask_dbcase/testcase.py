@@ -93,6 +93,8 @@ class _ClassState:
         self.overrides: dict[str, t.Any] = {}
         #: The templates and flashed messages of ClientTestCase's tests.
         self.recorder: Recorder | None = None
+        #: What _begin_class_isolation did, for _end_class_isolation to undo.
+        self.isolation = contextlib.ExitStack()
         #: The class's test databases, and how each came to be, by bind.
         self.databases: ClassDatabases
         self.hows: dict[str | None, str] = {}
@@ -138,8 +140,29 @@ class _Steps(unittest.TestCase):
     _dbcase_sent_mail: list[t.Any] | None = None
     _dbcase_rendered: Recorder | None = None
 
+    #: What _dbcase_set_up_class did, for _dbcase_tear_down_class to undo.
+    _dbcase_class_steps: t.ClassVar[contextlib.ExitStack]
+    #: What _dbcase_set_up did, for _dbcase_tear_down to undo.
+    _dbcase_steps: contextlib.ExitStack
+
+    @classmethod
+    def _dbcase_set_up_class(cls) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _dbcase_tear_down_class(cls) -> None:
+        """Undo _dbcase_set_up_class, last step first."""
+        steps = cls.__dict__.get("_dbcase_class_steps")
+        if steps is not None:
+            del cls._dbcase_class_steps
+            steps.close()
+
     def _dbcase_set_up(self) -> None:
         raise NotImplementedError
+
+    def _dbcase_tear_down(self) -> None:
+        """Undo _dbcase_set_up, last step first."""
+        self._dbcase_steps.close()
 
     def _dbcase_raised(self, error: BaseException) -> None:
         """A step of the test raised ``error``, which goes on up."""
@@ -282,72 +305,47 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         __tracebackhide__ = True  # for pytest; unittest leaves this module out
         _set_up_class(cls)
 
-    # radon C: the whole class setup in order, each step able to end it (a skip,
-    # a refusal, a shared app); issue 17 moves the database steps behind one
-    # entry point.
     @classmethod
     def _dbcase_set_up_class(cls) -> None:
+        """Take the app, prepare its test databases, begin the isolation."""
         if cls.__dict__.get("_dbcase") is not None:
             return
-        state = _ClassState()
+        steps = cls._dbcase_class_steps = contextlib.ExitStack()
+        cls.addClassCleanup(cls._dbcase_tear_down_class)
         allowed = database.allowed_databases()
-        process_guard.start()
-        cls.addClassCleanup(process_guard.stop)
-        thread_errors.start()
-        cls.addClassCleanup(thread_errors.stop)
-        shared = shared_apps.get(_factory(cls)) if cls.reuse_app else None
-        if shared is None:
-            with process_guard.building(f"'{_name(cls)}.create_app'", allowed):
-                app = _build_app(cls)
-        else:
-            app = shared
-        db = _find_db(cls, app)
-        if "db" not in vars(cls):
-            cls.db = db
-            state.own_db = True
-        state.class_app = cls.__dict__.get("app", _UNSET)
-        cls.app = state.app = app
-        state.db = db
-        cls._dbcase = state
-        if cls.session_options:
-            _configure_sessions(cls, db, cls.session_options)
-        cls.addClassCleanup(_forget_class, cls)
-        cls.addClassCleanup(hold_mail(app))
-        state.mail = has_mail(app)
-        state.debug_sql = cls.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"
-        refresh = _refresher(state)
-        appcontext_popped.connect(refresh, app)
-        cls.addClassCleanup(appcontext_popped.disconnect, refresh, app)
-        with app.app_context():
-            state.engines = dict(db.engines)
+        state, shared = _take_app(cls, steps, allowed)
+        with state.app.app_context():
+            state.engines = dict(state.db.engines)
             skipped = skips.reason(cls, state.engines)
             if skipped:  # before any database work
                 raise unittest.SkipTest(skipped)
             undecided = skips.undecided(cls, state.engines)
-            _fence_binds(cls, state)
+            _fence_binds(cls, state, steps)
             if not cls.reuse_app:
-                cls.addClassCleanup(dispose, list(state.engines.values()))
+                steps.callback(dispose, list(state.engines.values()))
             elif shared is None:
                 if not shared_apps:
                     database.at_exit(shared_apps.dispose)
-                shared_apps.add(_factory(cls), app, state.engines.values())
+                shared_apps.add(_factory(cls), state.app, state.engines.values())
             state.hook = _hook_of(cls)
+            until_end = database.at_exit if cls.reuse_app else steps.callback
             prepared = state.databases = ClassDatabases(
-                cls, _name(cls), state.hook, app, db, state.engines
+                cls, _name(cls), state.hook, state.app, state.db, state.engines
             )
             checked = functools.partial(_skip_for_servers, cls, state, undecided)
-            state.hows = prepared.prepare(allowed, shared is not None, checked)
+            state.hows = prepared.prepare(
+                allowed, shared is not None, until_end, checked
+            )
             if cls.fixtures:
-                _read_fixtures(cls, app, db, state)
+                _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)
+            state.isolation = contextlib.ExitStack()
+            steps.callback(cls._end_class_isolation)
             cls._begin_class_isolation()
 
     @classmethod
     def _begin_class_isolation(cls) -> None:
-        """Prepare the isolation of the tests, with the schema in place.
-
-        Requires an active application context.
-        """
+        """Prepare the isolation of the class's tests, in an app context."""
         state = cls._dbcase
         # One query per bind: a database with triggers is emptied until empty.
         state.triggers = {k for k, e in state.engines.items() if has_triggers(e)}
@@ -358,6 +356,11 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
                 " test. Create the data in 'setUp', or derive from"
                 " TransactionalTestCase."
             )
+
+    @classmethod
+    def _end_class_isolation(cls) -> None:
+        """Undo _begin_class_isolation, last step first."""
+        cls._dbcase.isolation.close()
 
     def _dbcase_database(
         self,
@@ -405,9 +408,10 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         """Record what the test sends, for :attr:`debug_sql`."""
         recording = self.captureQueries()
         self._dbcase_sent = recording.__enter__()
-        self.addCleanup(recording.__exit__, None, None, None)
+        self._dbcase_steps.callback(recording.__exit__, None, None, None)
 
     def _dbcase_set_up(self) -> None:
+        """Push the test's context, watch the test, begin its isolation."""
         if type(self).__dict__.get("_dbcase") is None:
             raise RuntimeError(_no_class_setup(type(self)))
         state = self._dbcase
@@ -417,6 +421,8 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)
+        steps = self._dbcase_steps = contextlib.ExitStack()
+        self.addCleanup(self._dbcase_tear_down)
         request_context, context = _push_test_request(state)
         self.app_context = context
         self._dbcase_ready = True
@@ -424,20 +430,20 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         # The threads that run already: those the test starts are watched.
         self._dbcase_threads = frozenset(threading.enumerate())
         thread_errors.watch()
-        self.addCleanup(self._end_test, request_context)
+        steps.callback(self._end_test, request_context)
         if state.fence is not None:
             state.fence.test = self.id()
-            self.addCleanup(self._close_fence, state.fence)
+            steps.callback(self._close_fence, state.fence)
         outbox: list[t.Any] = []
         self._dbcase_sent_mail = outbox
         if state.mail:
-            self.addCleanup(watch_outbox(state.app, outbox))
+            steps.callback(watch_outbox(state.app, outbox))
         if state.debug_sql:
             self._record_sql()
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
-            self.addCleanup(override.__exit__, None, None, None)
+            steps.callback(override.__exit__, None, None, None)
         self._begin_test()
 
     def _close_fence(self, fence: BindFence) -> None:
@@ -449,14 +455,14 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             raise DatabaseNotAllowedError(attempts[0])
 
     def _begin_test(self) -> None:
-        """Give the test its starting data: the fixtures, loaded for each test."""
+        """Give the test its starting data: the fixtures, for each test."""
         state = self._dbcase
         if state.fixtures is not None:
             state.fixtures.insert(state.fixture_rows)
             self._dbcase.db.session.commit()
 
     def _end_test(self, context: _Context) -> None:
-        """Pop the test's context and undo what the test did to the database."""
+        """Pop the test's context; empty the tables the test wrote to."""
         self._dbcase_ready = False
         self._dbcase.context = None
         try:
@@ -518,14 +524,15 @@ class TransactionalTestCase(DatabaseTestCase):
         leaks = cls._dbcase_leaks = LeakCheck(
             _name(cls), state.db, state.engines, state.hook
         )
-        # Registered first, so that they run after the transaction is rolled back.
-        cls.addClassCleanup(leaks.close)
-        cls.addClassCleanup(leaks.after_class)
+        steps = state.isolation
+        # First, so that they run after the transaction is rolled back.
+        steps.callback(leaks.close)
+        steps.callback(leaks.after_class)
         lock_waits.start()
-        cls.addClassCleanup(lock_waits.stop)
+        steps.callback(lock_waits.stop)
         # What the tables were like, for _restore_class to compare with.
         schemas.note_shapes(state.engines.values())
-        cls.addClassCleanup(cls._end_class_transaction)
+        steps.callback(cls._end_class_transaction)
         cls._begin_class_transaction()
 
     @classmethod
@@ -610,6 +617,7 @@ class TransactionalTestCase(DatabaseTestCase):
             )
 
     def _end_test(self, context: _Context) -> None:
+        """Pop the test's context; roll back to the test's savepoint."""
         self._dbcase_ready = False
         self._dbcase.context = None
         transaction = self._dbcase.transaction
@@ -703,8 +711,9 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         recorder = cls._dbcase.recorder = Recorder(
             cls._dbcase.app, cls.render_templates
         )
+        steps = cls._dbcase.isolation
         recorder.start()
-        cls.addClassCleanup(recorder.stop)
+        steps.callback(recorder.stop)
         strict = cls.strict_commit_visibility
         if not isinstance(strict, bool):
             raise TypeError(
@@ -714,8 +723,8 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         if strict:
             visibility = cls._dbcase_visibility = VisibilityWatch()
             visibility.start()
-            cls.addClassCleanup(visibility.stop)
-            cls.addClassCleanup(setattr, cls, "_dbcase_visibility", None)
+            steps.callback(visibility.stop)
+            steps.callback(setattr, cls, "_dbcase_visibility", None)
 
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
@@ -732,7 +741,7 @@ class ClientTestCase(ResponseAssertions, TransactionalTestCase):
         visibility = type(self)._dbcase_visibility
         if visibility is not None:
             visibility.begin_test()
-            self.addCleanup(visibility.end_test)
+            self._dbcase_steps.callback(visibility.end_test)
             watchers.append(visibility.watch)
         if watchers:
             self.client.dbcase_watch = _chained(watchers)  # type: ignore[attr-defined]
@@ -828,13 +837,16 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
 
     @classmethod
     def _dbcase_set_up_class(cls) -> None:
+        """Build the app, refusing every database while it runs and after."""
         if cls.__dict__.get("_dbcase") is not None:
             return
+        steps = cls._dbcase_class_steps = contextlib.ExitStack()
+        cls.addClassCleanup(cls._dbcase_tear_down_class)
         state = _ClassState()
         process_guard.start()
-        cls.addClassCleanup(process_guard.stop)
+        steps.callback(process_guard.stop)
         process_guard.watch_statements()
-        cls.addClassCleanup(process_guard.unwatch_statements)
+        steps.callback(process_guard.unwatch_statements)
         with process_guard.refusing_all(f"'{_name(cls)}.create_app'") as refused:
             app = _build_app(cls)
         if refused.attempts:  # caught by the app factory, and not raised
@@ -842,33 +854,36 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         state.class_app = cls.__dict__.get("app", _UNSET)
         cls.app = state.app = app
         cls._dbcase = state
-        cls.addClassCleanup(_forget_class, cls)
+        steps.callback(_forget_class, cls)
         state.overrides = class_overrides(cls)
-        cls.addClassCleanup(hold_mail(app))
+        steps.callback(hold_mail(app))
         state.mail = has_mail(app)
         recorder = state.recorder = Recorder(app, cls.render_templates)
         recorder.start()
-        cls.addClassCleanup(recorder.stop)
+        steps.callback(recorder.stop)
 
     def _dbcase_set_up(self) -> None:
+        """Push the test's context and refuse every database while it runs."""
         if type(self).__dict__.get("_dbcase") is None:
             raise RuntimeError(_no_class_setup(type(self)))
         state = self._dbcase
+        steps = self._dbcase_steps = contextlib.ExitStack()
+        self.addCleanup(self._dbcase_tear_down)
         refusing = process_guard.refusing_all(f"'{self.id()}'")
         refused = refusing.__enter__()
         threads = frozenset(threading.enumerate())
-        # Registered first, so that it runs last, after every cleanup.
-        self.addCleanup(_check_no_database, self, refusing, refused, threads)
+        # First, so that it runs last, after every other step is undone.
+        steps.callback(_check_no_database, self, refusing, refused, threads)
         request_context, self.app_context = _push_test_request(state)
-        self.addCleanup(request_context.pop)
+        steps.callback(request_context.pop)
         outbox: list[t.Any] = []
         self._dbcase_sent_mail = outbox
         if state.mail:
-            self.addCleanup(watch_outbox(state.app, outbox))
+            steps.callback(watch_outbox(state.app, outbox))
         if state.overrides:
             override = override_config(state.overrides)
             override.__enter__()
-            self.addCleanup(override.__exit__, None, None, None)
+            steps.callback(override.__exit__, None, None, None)
         self.client = _test_client(self.client_class, state.app)
         recorder = state.recorder
         assert recorder is not None
@@ -959,14 +974,14 @@ class LiveServerTestCase(DatabaseTestCase):
         super()._begin_class_isolation()
         server = LiveServer(cls._dbcase.app, cls.live_server_host, cls.live_server_port)
         server.start()
-        cls.addClassCleanup(server.stop)
+        cls._dbcase.isolation.callback(server.stop)
         cls._dbcase_server = server
         cls.live_server_url = server.url
 
     def _dbcase_set_up(self) -> None:
         super()._dbcase_set_up()
         self._dbcase_server.take_errors()
-        self.addCleanup(self._dbcase_check_server)
+        self._dbcase_steps.callback(self._dbcase_check_server)
 
     def _dbcase_check_server(self) -> None:
         errors = self._dbcase_server.take_errors()
@@ -1085,7 +1100,10 @@ _E = t.TypeVar("_E", bound=Exception)
 
 
 def _configure_sessions(
-    cls: type[DatabaseTestCase], db: SQLAlchemy, options: t.Mapping[str, t.Any]
+    cls: type[DatabaseTestCase],
+    db: SQLAlchemy,
+    options: t.Mapping[str, t.Any],
+    steps: contextlib.ExitStack,
 ) -> None:
     factory = db.session.session_factory
     known = {
@@ -1105,7 +1123,7 @@ def _configure_sessions(
         )
     saved = factory.kw
     factory.kw = {**saved, **options}
-    cls.addClassCleanup(setattr, factory, "kw", saved)
+    steps.callback(setattr, factory, "kw", saved)
 
 
 #: What a test pushes: Flask 3.1's request context, later Flask's app context.
@@ -1131,7 +1149,9 @@ def _test_client(base: type[FlaskClient] | None, app: Flask) -> FlaskClient:
 
 
 # radon C, essential: one branch per malformed value of binds it explains.
-def _fence_binds(cls: type[DatabaseTestCase], state: _ClassState) -> None:
+def _fence_binds(
+    cls: type[DatabaseTestCase], state: _ClassState, steps: contextlib.ExitStack
+) -> None:
     """Check the class's :attr:`~DatabaseTestCase.binds`; fence off the others."""
     declared = cls.binds
     if declared is None:
@@ -1151,7 +1171,7 @@ def _fence_binds(cls: type[DatabaseTestCase], state: _ClassState) -> None:
         )
     fence = state.fence = BindFence(_name(cls))
     fence.install({k: e for k, e in state.engines.items() if k not in declared})
-    cls.addClassCleanup(fence.remove)
+    steps.callback(fence.remove)
 
 
 #: How the note of :attr:`DatabaseTestCase.debug_sql` begins.
@@ -1298,6 +1318,43 @@ def _read_fixtures(
     )
     state.fixtures = loader = fixtures.Loader(db, repr(_name(cls)))
     state.fixture_rows = loader.rows(cls.fixtures, folders)
+
+
+def _take_app(
+    cls: type[DatabaseTestCase], steps: contextlib.ExitStack, allowed: frozenset[str]
+) -> tuple[_ClassState, Flask | None]:
+    """Build the class's app, or take the one classes with ``reuse_app``
+    share (returned too), and find its ``db``; watch the process while the
+    class runs."""
+    state = _ClassState()
+    process_guard.start()
+    steps.callback(process_guard.stop)
+    thread_errors.start()
+    steps.callback(thread_errors.stop)
+    shared = shared_apps.get(_factory(cls)) if cls.reuse_app else None
+    if shared is None:
+        with process_guard.building(f"'{_name(cls)}.create_app'", allowed):
+            app = _build_app(cls)
+    else:
+        app = shared
+    db = _find_db(cls, app)
+    if "db" not in vars(cls):
+        cls.db = db
+        state.own_db = True
+    state.class_app = cls.__dict__.get("app", _UNSET)
+    cls.app = state.app = app
+    state.db = db
+    cls._dbcase = state
+    if cls.session_options:
+        _configure_sessions(cls, db, cls.session_options, steps)
+    steps.callback(_forget_class, cls)
+    steps.callback(hold_mail(app))
+    state.mail = has_mail(app)
+    state.debug_sql = cls.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"
+    refresh = _refresher(state)
+    appcontext_popped.connect(refresh, app)
+    steps.callback(appcontext_popped.disconnect, refresh, app)
+    return state, shared
 
 
 def _skip_for_servers(
