@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import typing as t
 import unittest
 from unittest import mock
@@ -104,6 +106,47 @@ class BackendTests(_Mixin):
         other = self.kind(url.set(host="localhost"), "'Other'")
         self.addCleanup(other.close)
         self.assertEqual(other.id, self.server.id)
+
+
+class SqliteFolderTests(unittest.TestCase):
+    """The folder of the test files goes when the last process leaves it empty."""
+
+    def setUp(self) -> None:
+        temp = tempfile.mkdtemp(prefix="dbcase-folder-")
+        self.addCleanup(shutil.rmtree, temp, ignore_errors=True)
+        patcher = mock.patch.object(tempfile, "tempdir", temp)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.url = sa.make_url(f"sqlite:///{temp}/shop.db")
+
+    def backend(self) -> t.Any:
+        server = backend_class(self.url, "'Tests'")(self.url, "'Tests'")
+        self.addCleanup(server.close)
+        return server
+
+    def test_an_empty_folder_is_removed(self) -> None:
+        server = self.backend()
+        self.assertTrue(server.try_lock("flask_dbcase:" + "1" * 40))
+        self.assertTrue(os.path.isdir(server.folder))
+        server.close()
+        self.assertFalse(os.path.exists(server.folder))
+
+    def test_another_process_lock_or_a_kept_file_keeps_it(self) -> None:
+        one, two = self.backend(), self.backend()
+        self.assertTrue(two.try_lock("flask_dbcase:" + "2" * 40))
+        one.close()
+        self.assertTrue(os.path.isdir(one.folder))
+        kept = os.path.join(two.folder, "test_shop-0.db")
+        two.create(kept)
+        two.close()
+        self.assertEqual(os.listdir(two.folder), ["test_shop-0.db"])
+
+    def test_a_lock_makes_the_folder_again(self) -> None:
+        # A process that started as another left: the folder went in between.
+        server = self.backend()
+        os.rmdir(server.folder)
+        self.assertTrue(server.try_lock("flask_dbcase:" + "3" * 40))
+        self.assertEqual(os.stat(server.folder).st_mode & 0o777, 0o700)
 
 
 class UnsupportedTests(unittest.TestCase):

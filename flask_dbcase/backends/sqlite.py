@@ -134,7 +134,12 @@ class SQLiteBackend(Backend):
 
         path = os.path.join(self.folder, f"{key.rpartition(':')[2]}.lock")
         while True:
-            lock = open(path, "a")  # noqa: SIM115 kept open while the lock is held
+            try:
+                lock = open(path, "a")  # noqa: SIM115 kept open while held
+            except FileNotFoundError:
+                # A process that ended removed the folder, empty: make it again.
+                os.makedirs(self.folder, mode=0o700, exist_ok=True)
+                continue
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -160,3 +165,7 @@ class SQLiteBackend(Backend):
     def close(self) -> None:
         for key in list(self._locks):
             self.unlock(key)
+        # Left empty, the folder goes too; a file or a lock of another process
+        # in it keeps it.
+        with contextlib.suppress(OSError):
+            os.rmdir(self.folder)
