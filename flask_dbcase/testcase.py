@@ -193,6 +193,15 @@ class _Steps(unittest.TestCase):
             self._dbcase_raised(error)
             raise
 
+    def _callCleanup(
+        self, function: t.Callable[..., object], /, *args: t.Any, **kwargs: t.Any
+    ) -> None:
+        try:
+            super()._callCleanup(function, *args, **kwargs)  # type: ignore[misc]
+        except BaseException as error:
+            self._dbcase_raised(error)
+            raise
+
 
 class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
     """Empty every table after each test; the code under test commits for real.

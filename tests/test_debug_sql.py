@@ -120,6 +120,30 @@ class DebugSQL(_Mixin):
         self.assertIn("SQL the test sent (0):\nNo statements were sent.", second)
         self.assertEqual(second.count("SQL the test sent"), 1, second)
 
+    def test_a_cleanup_that_fails_shows_what_the_test_sent(self) -> None:
+        engine = self.engine
+
+        def check() -> None:
+            raise AssertionError("the cleanup's check")
+
+        class Case(TransactionalTestCase):
+            debug_sql = True
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_cleanup(self) -> None:
+                self.addCleanup(check)
+                db.session.execute(sa.select(sa.literal(5)))
+
+        result = run_case(Case)
+        ((_, text),) = result.failures
+        self.assertIn(
+            "AssertionError: the cleanup's check\nSQL the test sent (1):\n1. SELECT",
+            text,
+        )
+
     def test_off_by_default(self) -> None:
         with mock.patch.dict(os.environ, {"FLASK_DBCASE_DEBUG_SQL": ""}):
             found = self.reports(self.case(debug=False))
