@@ -8,6 +8,7 @@ the DBAPI connection directly, so they are never counted.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import types
 import typing as t
@@ -51,20 +52,52 @@ class Query(t.NamedTuple):
 
     def __str__(self) -> str:
         where = "" if self.bind is None else f" [bind {self.bind!r}]"
-        sql = " ".join(self.statement.split())
-        return f"{sql} -- {_readable_parameters(self.parameters)!r}{where}"
+        sql = _LONG_RUN.sub(_cut_placeholders, " ".join(self.statement.split()))
+        return f"{sql} -- {_readable(self.parameters)}{where}"
 
 
-def _readable_parameters(parameters: t.Any) -> t.Any:
-    """``parameters`` with the drivers' buffers (pysqlite's ``memoryview``)
-    shown as the bytes they hold."""
-    if isinstance(parameters, memoryview):
-        return parameters.tobytes()
-    if isinstance(parameters, (list, tuple)):
-        return type(parameters)(_readable_parameters(p) for p in parameters)
-    if isinstance(parameters, dict):
-        return {k: _readable_parameters(v) for k, v in parameters.items()}
-    return parameters
+#: Past this many items, a run of placeholders or a collection of parameters
+#: (a long ``IN`` list, a large ``executemany``) is shown cut, with its size.
+_MOST = 25
+
+#: Past this many characters, a parameter's value is shown cut.
+_LONGEST = 200
+
+#: One placeholder, in each driver's style, with PostgreSQL's cast if any
+#: (``%(id_1_1)s::INTEGER``, ``::VARCHAR(20)``).
+_PLACEHOLDER = r"(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)(?:::\w+(?:\s*\([\d,\s]*\))?)?"
+
+#: A run of more than :data:`_MOST` placeholders.
+_LONG_RUN = re.compile(rf"{_PLACEHOLDER}(?:\s*,\s*{_PLACEHOLDER}){{{_MOST},}}")
+
+
+def _cut_placeholders(run: re.Match[str]) -> str:
+    found = re.findall(_PLACEHOLDER, run.group(0))
+    return ", ".join(found[:3]) + f", ... {len(found)} in all"
+
+
+def _readable(value: t.Any) -> str:
+    """The parameters as the driver got them: the drivers' buffers (pysqlite's
+    ``memoryview``) as the bytes they hold, long collections and values cut."""
+    if isinstance(value, memoryview):
+        value = value.tobytes()
+    if isinstance(value, (list, tuple, dict)):
+        keyed = isinstance(value, dict)
+        pairs: t.Iterable[tuple[t.Any, t.Any]] = (
+            value.items() if isinstance(value, dict) else enumerate(value)
+        )
+        items = [
+            (f"{key!r}: " if keyed else "") + _readable(item)
+            for key, item in itertools.islice(pairs, _MOST)
+        ]
+        if len(value) > _MOST:
+            items.append(f"... {len(value)} in all")
+        elif isinstance(value, tuple) and len(value) == 1:
+            items[0] += ","
+        ends = "{}" if keyed else "[]" if isinstance(value, list) else "()"
+        return ends[0] + ", ".join(items) + ends[1]
+    shown = repr(value)
+    return shown if len(shown) <= _LONGEST else shown[: _LONGEST - 3] + "..."
 
 
 class CapturedQueries(list[Query]):
@@ -706,10 +739,6 @@ def _queries_message(
         + found.listing()
     )
 
-
-#: One placeholder, in each driver's style, with PostgreSQL's cast if any
-#: (``%(id_1_1)s::INTEGER``, ``::VARCHAR(20)``).
-_PLACEHOLDER = r"(?:\?|%s|%\(\w+\)s|:\w+|\$\d+)(?:::\w+(?:\s*\([\d,\s]*\))?)?"
 
 #: A parenthesised list of placeholders, as an expanding ``IN`` renders it.
 _PLACEHOLDERS = re.compile(rf"\(\s*{_PLACEHOLDER}(?:\s*,\s*{_PLACEHOLDER})*\s*\)")

@@ -144,6 +144,33 @@ class DebugSQL(_Mixin):
             text,
         )
 
+    def test_long_lists_are_cut_with_their_size(self) -> None:
+        engine = self.engine
+
+        class Case(TransactionalTestCase):
+            debug_sql = True
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_many(self) -> None:
+                ids = sa.select(Author).where(Author.id.in_(range(3000)))
+                db.session.scalars(ids).all()
+                db.session.execute(sa.select(sa.literal("x" * 500)))
+                self.fail("look")
+
+        ((_, text),) = run_case(Case).failures
+        listing = text[text.index("SQL the test sent") :]
+        select, literal = listing.splitlines()[1:3]
+        # Both the placeholders and the values, once each.
+        self.assertEqual(select.count("... 3000 in all"), 2, select)
+        self.assertLess(len(select), 1000)
+        self.assertIn("24, ... 3000 in all", select)  # the first 25 values
+        self.assertIn(" in all) -- ", select)  # the list still closes
+        self.assertIn("'" + "x" * 150, literal)
+        self.assertNotIn("x" * 200, literal)
+
     def test_off_by_default(self) -> None:
         with mock.patch.dict(os.environ, {"FLASK_DBCASE_DEBUG_SQL": ""}):
             found = self.reports(self.case(debug=False))
