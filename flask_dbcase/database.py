@@ -332,9 +332,14 @@ class TestDatabases:
         switch = Switch(engine, target, label, reason, how)
         switch.apply()
         _check_connection(switch, label)
-        if keep and target.key is not None:
-            self.kept.add(target.key)
+        if keep:
+            self.keep(target)
         return switch
+
+    def keep(self, target: Target) -> None:
+        """Let the database of ``target`` outlive the run."""
+        if target.key is not None:
+            self.kept.add(target.key)
 
     def _prepare(
         self,

@@ -20,6 +20,7 @@ from .database import databases
 from .database import KEEPDB_ENV
 from .database import point_config
 from .database import REUSED
+from .database import target_of
 from .schema import ModelsTemplate
 from .schema import reset_all
 from .schema import schemas
@@ -84,8 +85,12 @@ class ClassDatabases:
             class ends (the process, for a shared app).
         :return: By bind, how its test database came to be (:data:`.HOW`).
         """
-        if shared:  # the first class that shares the app did it
+        if shared:  # the first class that shares the app pointed it
             hows = dict.fromkeys(self.engines, REUSED)
+            for engine in self.engines.values():
+                target = target_of(engine)
+                if self.keep and target is not None:
+                    databases.keep(target)
         else:
             hows = self._point(allowed, until_end)
         checked()

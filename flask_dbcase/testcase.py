@@ -278,9 +278,10 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         .. versionadded:: 0.1
         """
 
-    #: Keep the test databases and their tables after the run, and reuse them in
-    #: the next run when the models have not changed. Setting the environment
-    #: variable ``FLASK_DBCASE_KEEPDB=1`` does the same for every class.
+    #: Keep the test databases this class uses, with their tables, after the
+    #: run, and reuse them in the next run when the models have not changed.
+    #: Setting the environment variable ``FLASK_DBCASE_KEEPDB=1`` does the
+    #: same for every class.
     keepdb: t.ClassVar[bool] = False
 
     #: Build the schema with the app's Alembic migrations instead of the models:

@@ -462,6 +462,26 @@ TWO_DATABASES_MODULE = textwrap.dedent(
             used["Dropped"] = self.db.engine.url.database
 
 
+    shared = factory("shared")
+
+
+    class SharedA(TransactionalTestCase):  # runs first, and does not keep
+        reuse_app = True
+        create_app = shared
+
+        def test_it(self):
+            used["SharedA"] = self.db.engine.url.database
+
+
+    class SharedB(TransactionalTestCase):  # the same app, and keeps
+        reuse_app = True
+        keepdb = True
+        create_app = shared
+
+        def test_it(self):
+            used["SharedB"] = self.db.engine.url.database
+
+
     if __name__ == "__main__":
         program = unittest.main(exit=False)
         used["ok"] = program.result.wasSuccessful()
@@ -846,6 +866,9 @@ class SqliteShopTests(unittest.TestCase):
         self.assertTrue(os.path.exists(result["Kept"]))
         self.assertFalse(os.path.exists(result["Dropped"]))
         self.assertNotEqual(result["Kept"], result["Dropped"])
+        # A class with keepdb that takes a shared app keeps its databases too.
+        self.assertEqual(result["SharedA"], result["SharedB"])
+        self.assertTrue(os.path.exists(result["SharedB"]))
 
     def test_file_of_a_killed_run_is_taken_over_and_removed(self) -> None:
         folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
