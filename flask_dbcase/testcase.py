@@ -1355,9 +1355,10 @@ def _take_app(
     cls.app = state.app = app
     state.db = db
     cls._dbcase = state
+    # At once: a class left with its state would skip its setup when run again.
+    steps.callback(_forget_class, cls)
     if cls.session_options:
         _configure_sessions(cls, db, cls.session_options, steps)
-    steps.callback(_forget_class, cls)
     steps.callback(hold_mail(app))
     state.mail = has_mail(app)
     state.debug_sql = cls.debug_sql or os.environ.get(DEBUG_SQL_ENV) == "1"

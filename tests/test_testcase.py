@@ -640,6 +640,12 @@ class ContextTests(unittest.TestCase):
             message,
         )
         self.assertIn("expire_on_commit", message.rpartition("Its options:")[2])
+        # Nothing of the failed setup is left on the class: run again (as a
+        # runner that splits a class's tests does), it fails again, rather than
+        # running its tests on an app that was never pointed at a test database.
+        self.assertNotIn("_dbcase", vars(Misspelt))
+        self.assertNotIn("app", vars(Misspelt))
+        self.assertIn("'Misspelt.session_options' names", only_error(Misspelt))
 
     def test_url_for_in_the_test_body(self) -> None:
         class Case(TransactionalTestCase):
