@@ -17,16 +17,30 @@ class SharedApps:
     def __init__(self) -> None:
         self._apps: dict[t.Any, Flask] = {}
         self._engines: list[sa.Engine] = []
+        self._pending: tuple[t.Any, Flask] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self._apps)
+        return bool(self._engines)
 
     def get(self, factory: t.Any) -> Flask | None:
+        """The app ``factory`` built, once its test databases are ready."""
         return self._apps.get(factory)
 
     def add(self, factory: t.Any, app: Flask, engines: t.Iterable[sa.Engine]) -> None:
-        self._apps[factory] = app
+        """Dispose of ``app``'s engines at exit; share it from :meth:`ready` on."""
         self._engines.extend(engines)
+        self._pending = (factory, app)
+
+    def ready(self) -> None:
+        """Share the app last added: its first class prepared its databases.
+
+        Until then, a class whose setup failed half-way leaves nothing for the
+        next to take: that one builds its app again, and fails for itself.
+        """
+        assert self._pending is not None, "ready() without add()"
+        factory, app = self._pending
+        self._apps[factory] = app
+        self._pending = None
 
     def dispose(self) -> None:
         """Close their engines' connections and forget them."""

@@ -70,7 +70,6 @@ class ClassDatabases:
     def prepare(
         self,
         allowed: t.Collection[str],
-        shared: bool,
         until_end: t.Callable[..., t.Any],
         checked: t.Callable[[], None] = lambda: None,
     ) -> dict[str | None, str]:
@@ -80,19 +79,11 @@ class ClassDatabases:
         and write the rows every test starts with.
 
         :param allowed: The databases the user allowed to be used as they are.
-        :param shared: The app is shared, and an earlier class pointed it.
         :param until_end: Registers what points the engines back, when the
             class ends (the process, for a shared app).
         :return: By bind, how its test database came to be (:data:`.HOW`).
         """
-        if shared:  # the first class that shares the app pointed it
-            hows = dict.fromkeys(self.engines, REUSED)
-            for engine in self.engines.values():
-                target = target_of(engine)
-                if self.keep and target is not None:
-                    databases.keep(target)
-        else:
-            hows = self._point(allowed, until_end)
+        hows = self._point(allowed, until_end)
         checked()
         self.build(hows)
         return hows
@@ -106,21 +97,27 @@ class ClassDatabases:
         urls: dict[str | None, sa.URL] = {}
         for key, engine in self.engines.items():
             label = f"{self.label!r} ({describe_bind(key)})"
-            if key in db.metadatas:
-                check_schemas(engine, db.metadatas[key], label)
-            metadata = template_for.get(key)
-            template = ModelsTemplate(metadata) if metadata is not None else None
-            switch = databases.use(engine, label, allowed, template, self.keep)
-            until_end(switch.undo)
-            urls[key] = switch.target.url
-            hows[key] = switch.how
+            target = target_of(engine)
+            if target is not None:
+                # A shared app's engine, which the class that pointed it puts
+                # back: the database is there already.
+                hows[key] = REUSED
+                if self.keep:
+                    databases.keep(target)
+            else:
+                if key in db.metadatas:
+                    check_schemas(engine, db.metadatas[key], label)
+                metadata = template_for.get(key)
+                template = ModelsTemplate(metadata) if metadata is not None else None
+                switch = databases.use(engine, label, allowed, template, self.keep)
+                until_end(switch.undo)
+                target, hows[key] = switch.target, switch.how
+                urls[key] = target.url
             logger.debug(
-                "%s: test database %s, %s",
-                label,
-                describe_url(switch.target.url),
-                switch.how,
+                "%s: test database %s, %s", label, describe_url(target.url), hows[key]
             )
-        until_end(point_config(self.app, urls))
+        if urls:
+            until_end(point_config(self.app, urls))
         return hows
 
     def setting(self) -> t.Any:

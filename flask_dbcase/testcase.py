@@ -343,9 +343,9 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
                 cls, _name(cls), state.hook, state.app, state.db, state.engines
             )
             checked = functools.partial(_skip_for_servers, cls, state, undecided)
-            state.hows = prepared.prepare(
-                allowed, shared is not None, until_end, checked
-            )
+            state.hows = prepared.prepare(allowed, until_end, checked)
+            if cls.reuse_app and shared is None:
+                shared_apps.ready()
             if cls.fixtures:
                 _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)

@@ -420,6 +420,7 @@ SHOP_MODULE = textwrap.dedent(
 TWO_DATABASES_MODULE = textwrap.dedent(
     """
     import json
+    import logging
     import os
     import unittest
 
@@ -480,6 +481,41 @@ TWO_DATABASES_MODULE = textwrap.dedent(
 
         def test_it(self):
             used["SharedB"] = self.db.engine.url.database
+
+
+    # One app object, which two factories of their own return.
+    same_app = factory("same").__func__(None)
+
+
+    class SameA(TransactionalTestCase):
+        reuse_app = True
+
+        def create_app(self):
+            return same_app
+
+        def test_it(self):
+            used["SameA"] = self.db.engine.url.database
+
+
+    class SameB(TransactionalTestCase):
+        reuse_app = True
+        keepdb = True
+
+        def create_app(self):
+            return same_app
+
+        def test_it(self):
+            used["SameB"] = self.db.engine.url.database
+
+
+    class Hows(logging.Handler):
+        def emit(self, record):
+            label, url, how = record.args
+            used.setdefault("hows", {}).setdefault(label.split("'")[1], []).append(how)
+
+
+    logging.getLogger("flask_dbcase").addHandler(Hows())
+    logging.getLogger("flask_dbcase").setLevel(logging.DEBUG)
 
 
     if __name__ == "__main__":
@@ -866,9 +902,14 @@ class SqliteShopTests(unittest.TestCase):
         self.assertTrue(os.path.exists(result["Kept"]))
         self.assertFalse(os.path.exists(result["Dropped"]))
         self.assertNotEqual(result["Kept"], result["Dropped"])
-        # A class with keepdb that takes a shared app keeps its databases too.
-        self.assertEqual(result["SharedA"], result["SharedB"])
-        self.assertTrue(os.path.exists(result["SharedB"]))
+        # A class with keepdb that takes a shared app keeps its databases too,
+        # and so does one whose create_app returns an app another class has.
+        hows = result["hows"]
+        for first, second in (("SharedA", "SharedB"), ("SameA", "SameB")):
+            self.assertEqual(result[first], result[second])
+            self.assertTrue(os.path.exists(result[second]))
+            self.assertEqual(hows[first], ["created"])
+            self.assertEqual(hows[second], ["reused"])
 
     def test_file_of_a_killed_run_is_taken_over_and_removed(self) -> None:
         folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")

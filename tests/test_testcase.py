@@ -647,6 +647,44 @@ class ContextTests(unittest.TestCase):
         self.assertNotIn("app", vars(Misspelt))
         self.assertIn("'Misspelt.session_options' names", only_error(Misspelt))
 
+    def test_models_in_another_database_are_refused(self) -> None:
+        built: list[Flask] = []
+        split = SQLAlchemy()
+
+        class Here(split.Model):  # type: ignore[name-defined,misc]
+            __bind_key__ = "other"
+            id = sa.Column(sa.Integer, primary_key=True)
+
+        class Elsewhere(split.Model):  # type: ignore[name-defined,misc]
+            __table_args__ = {"schema": "archive"}  # an attached database
+            id = sa.Column(sa.Integer, primary_key=True)
+
+        def split_app() -> Flask:
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+            app.config["SQLALCHEMY_BINDS"] = {"other": "sqlite://"}
+            split.init_app(app)
+            built.append(app)
+            return app
+
+        class First(TransactionalTestCase):
+            reuse_app = True
+            create_app = staticmethod(split_app)
+
+            def test_a(self) -> None:
+                pass
+
+        class Second(First):  # the same create_app: it would share the app
+            pass
+
+        expected = "the models put tables in other databases ('archive.elsewhere')"
+        self.assertIn(expected, only_error(First))
+        # The first class pointed the bind 'other', then failed on the default
+        # database: its half-prepared app is not shared, and the next class
+        # builds its own and fails for the same reason, not for another.
+        self.assertIn(expected, only_error(Second))
+        self.assertEqual(len(built), 2)
+
     def test_url_for_in_the_test_body(self) -> None:
         class Case(TransactionalTestCase):
             create_app = staticmethod(memory_app)
