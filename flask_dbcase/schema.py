@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import typing as t
@@ -72,6 +73,8 @@ class Schemas:
         self.seeds: dict[
             tuple[t.Hashable, t.Hashable], dict[str, list[dict[str, t.Any]]]
         ] = {}
+        #: The places whose fingerprint is stored, for ``keepdb``.
+        self.recorded: set[tuple[t.Hashable, t.Hashable]] = set()
         self._exit_registered = False
 
     def note_shapes(self, engines: t.Iterable[sa.Engine]) -> None:
@@ -192,16 +195,25 @@ class Schemas:
                 continue
             place = (same_database_key(engine), id(metadata))
             if place in self.built and _empty_if_there(metadata, engine):
+                if keep and place not in self.recorded:
+                    # Built by a class that does not keep: the next run would
+                    # build them again, or trust what an older run stored.
+                    _record(metadata, engine)
+                    self.recorded.add(place)
                 continue
             self._register_exit()
             self._forget_clashes(place[0], metadata)
             reuse = keep or hows.get(key) == CLONED
             if reuse and self._reuse(metadata, engine):
                 self.built[place] = _Built(_target(engine), metadata)
+                self.recorded.add(place)
                 continue
             cleared = _rebuild(metadata, engine)
             if keep:
                 _record(metadata, engine)
+                self.recorded.add(place)
+            else:  # what a kept run stored no longer says what the tables are
+                _forget(metadata, engine)
             if cleared:
                 # The tables of the other binds in this database went too.
                 self._forget_clashes(place[0], None)
@@ -231,6 +243,7 @@ class Schemas:
                 or (set(built.metadata.tables) & set(metadata.tables))
             ):
                 del self.built[place]
+                self.recorded.discard(place)
 
     def _reuse(self, metadata: sa.MetaData, engine: sa.Engine) -> bool:
         """Empty the tables if the database holds the models' schema; tell if
@@ -260,6 +273,7 @@ class Schemas:
                     _drop_everything(connection)
                 else:
                     built.metadata.drop_all(connection)
+                    _forget(built.metadata, connection)
                 connection.commit()
             engine.dispose()
         self.built.clear()
@@ -282,6 +296,19 @@ def _record(metadata: sa.MetaData, engine: sa.Engine) -> None:
                 tables=key, fingerprint=fingerprint(metadata, engine.dialect)
             )
         )
+
+
+def _forget(metadata: sa.MetaData, bind: sa.Engine | sa.Connection) -> None:
+    """Remove the fingerprint of ``metadata`` a kept run stored, and the table
+    that holds them once it is empty: a database used as it is keeps nothing
+    of flask_dbcase's."""
+    with _connection(bind) as connection:
+        if not sa.inspect(connection).has_table(FINGERPRINTS.name):
+            return
+        key = _tables_key(metadata)
+        connection.execute(FINGERPRINTS.delete().where(FINGERPRINTS.c.tables == key))
+        if not connection.scalar(sa.select(sa.func.count()).select_from(FINGERPRINTS)):
+            FINGERPRINTS.drop(connection)
 
 
 def _stored_fingerprint(metadata: sa.MetaData, connection: sa.Connection) -> t.Any:
@@ -319,8 +346,17 @@ def _holds(metadata: sa.MetaData, engine: sa.Engine) -> bool:
     by the fingerprint stored when they were built."""
     expected = fingerprint(metadata, engine.dialect)
     with engine.connect() as connection:
-        stored = _stored_fingerprint(metadata, connection)
-    return bool(stored == expected)
+        if _stored_fingerprint(metadata, connection) != expected:
+            return False
+        # And the tables are there: something else may have dropped them.
+        inspector = sa.inspect(connection)
+        by_schema: dict[str | None, set[str]] = collections.defaultdict(set)
+        for table in metadata.tables.values():
+            by_schema[table.schema].add(table.name)
+        return all(
+            names <= set(inspector.get_table_names(schema=schema))
+            for schema, names in by_schema.items()
+        )
 
 
 def _rebuild(metadata: sa.MetaData, engine: sa.Engine) -> bool:

@@ -526,6 +526,63 @@ TWO_DATABASES_MODULE = textwrap.dedent(
 )
 
 
+STALE_MODULE = textwrap.dedent(
+    """
+    import os
+    import unittest
+
+    import sqlalchemy as sa
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_dbcase import TransactionalTestCase
+
+    db = SQLAlchemy()
+    ddl = []
+
+
+    @sa.event.listens_for(sa.Engine, "before_cursor_execute")
+    def record(connection, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            ddl.append(statement.split()[2].strip('"'))
+
+
+    class Item(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+        if os.environ.get("BRANCH") == "b":  # the model on another branch
+            extra = db.Column(db.String(20), nullable=False)
+
+
+    def create_app():
+        app = Flask(__name__)
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["SHOP_URL"]
+        db.init_app(app)
+        return app
+
+
+    class APlain(TransactionalTestCase):
+        create_app = staticmethod(create_app)
+
+        def test_a(self):
+            pass
+
+
+    class BKept(TransactionalTestCase):
+        keepdb = os.environ.get("KEEP", "1") == "1"
+        create_app = staticmethod(create_app)
+
+        def test_insert(self):
+            db.session.add(Item(extra="x") if hasattr(Item, "extra") else Item())
+            db.session.commit()
+
+
+    if __name__ == "__main__":
+        program = unittest.main(exit=False)
+        print("RESULT", program.result.wasSuccessful(), sorted(set(ddl)))
+    """
+)
+
+
 def start_shop(folder: str, url: str, **env: str) -> subprocess.Popen[str]:
     """Run the shop module's tests in a process of their own."""
     environ = dict(os.environ, PYTHONPATH=ROOT, SHOP_URL=url)
@@ -910,6 +967,47 @@ class SqliteShopTests(unittest.TestCase):
             self.assertTrue(os.path.exists(result[second]))
             self.assertEqual(hows[first], ["created"])
             self.assertEqual(hows[second], ["reused"])
+
+    def run_stale(self, *names: str, **env: str) -> tuple[bool, list[str]]:
+        environ = dict(os.environ, PYTHONPATH=ROOT, TMPDIR=self.folder + "/tmp")
+        environ.pop("FLASK_DBCASE_KEEPDB", None)
+        environ.update(env, SHOP_URL=f"sqlite:///{self.path}")
+        process = subprocess.run(
+            [sys.executable, "stale_tests.py", *names],
+            cwd=self.folder,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        output = process.stdout + process.stderr
+        (line,) = [x for x in process.stdout.splitlines() if x.startswith("RESULT")]
+        _, ok, ddl = line.split(" ", 2)
+        return ok == "True" or self.fail(output), eval(ddl)
+
+    def test_a_kept_database_tells_what_its_tables_are(self) -> None:
+        with open(os.path.join(self.folder, "stale_tests.py"), "w") as f:
+            f.write(STALE_MODULE)
+        self.run_stale("BKept", BRANCH="a")
+        # A class that does not keep builds the other branch's tables first;
+        # the kept class then finds them, and says so for the next run.
+        self.run_stale(BRANCH="b")
+        _, ddl = self.run_stale("BKept", BRANCH="b")
+        self.assertNotIn("item", ddl)  # reused as they are
+        _, ddl = self.run_stale("BKept", BRANCH="a")  # not the stale tables
+        self.assertIn("item", ddl)
+
+    def test_a_database_used_as_it_is_keeps_nothing_of_the_library(self) -> None:
+        with open(os.path.join(self.folder, "stale_tests.py"), "w") as f:
+            f.write(STALE_MODULE)
+        wipe = {"FLASK_DBCASE_WIPE_DATABASES": self.path}
+        self.run_stale("BKept", KEEP="1", **wipe)
+        self.run_stale("BKept", KEEP="0", **wipe)
+        engine = sa.create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
+        self.addCleanup(engine.dispose)
+        self.assertEqual(sa.inspect(engine).get_table_names(), ["author"])
+        _, ddl = self.run_stale("BKept", KEEP="1", **wipe)
+        self.assertIn("item", ddl)
 
     def test_file_of_a_killed_run_is_taken_over_and_removed(self) -> None:
         folder = os.path.join(self.folder, "tmp", f"flask_dbcase-{os.getuid()}")
