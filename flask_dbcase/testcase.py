@@ -79,6 +79,36 @@ if t.TYPE_CHECKING:
 _UNSET = object()
 
 
+class _Undo:
+    """Steps to undo, last first, each even if one before it failed: the last
+    failure is raised, the others chained to it, as ``contextlib.ExitStack``.
+    Here, in a module tracebacks leave out, a failure raised while undoing
+    shows where it was raised, not the frames that undid it."""
+
+    def __init__(self) -> None:
+        self._steps: list[t.Callable[[], object]] = []
+
+    def callback(
+        self, function: t.Callable[..., object], /, *args: t.Any, **kwargs: t.Any
+    ) -> None:
+        """Undo a step with ``function(*args, **kwargs)``."""
+        self._steps.append(functools.partial(function, *args, **kwargs))
+
+    def close(self) -> None:
+        """Undo every step, last first."""
+        failure: BaseException | None = None
+        while self._steps:
+            step = self._steps.pop()
+            try:
+                step()
+            except BaseException as error:
+                if failure is not None and error.__context__ is None:
+                    error.__context__ = failure
+                failure = error
+        if failure is not None:
+            raise failure
+
+
 class _ClassState:
     """What one test class set up, and what must be undone when it ends."""
 
@@ -94,7 +124,7 @@ class _ClassState:
         #: The templates and flashed messages of ClientTestCase's tests.
         self.recorder: Recorder | None = None
         #: What _begin_class_isolation did, for _end_class_isolation to undo.
-        self.isolation = contextlib.ExitStack()
+        self.isolation = _Undo()
         #: The class's test databases, and how each came to be, by bind.
         self.databases: ClassDatabases
         self.hows: dict[str | None, str] = {}
@@ -141,9 +171,9 @@ class _Steps(unittest.TestCase):
     _dbcase_rendered: Recorder | None = None
 
     #: What _dbcase_set_up_class did, for _dbcase_tear_down_class to undo.
-    _dbcase_class_steps: t.ClassVar[contextlib.ExitStack]
+    _dbcase_class_steps: t.ClassVar[_Undo]
     #: What _dbcase_set_up did, for _dbcase_tear_down to undo.
-    _dbcase_steps: contextlib.ExitStack
+    _dbcase_steps: _Undo
 
     @classmethod
     def _dbcase_set_up_class(cls) -> None:
@@ -320,7 +350,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         """Take the app, prepare its test databases, begin the isolation."""
         if cls.__dict__.get("_dbcase") is not None:
             return
-        steps = cls._dbcase_class_steps = contextlib.ExitStack()
+        steps = cls._dbcase_class_steps = _Undo()
         cls.addClassCleanup(cls._dbcase_tear_down_class)
         allowed = database.allowed_databases()
         state, shared = _take_app(cls, steps, allowed)
@@ -349,7 +379,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             if cls.fixtures:
                 _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)
-            state.isolation = contextlib.ExitStack()
+            state.isolation = _Undo()
             steps.callback(cls._end_class_isolation)
             cls._begin_class_isolation()
 
@@ -431,7 +461,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
         skipped = skips.reason(method, state.engines)
         if skipped:
             raise unittest.SkipTest(skipped)
-        steps = self._dbcase_steps = contextlib.ExitStack()
+        steps = self._dbcase_steps = _Undo()
         self.addCleanup(self._dbcase_tear_down)
         request_context, context = _push_test_request(state)
         self.app_context = context
@@ -850,7 +880,7 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         """Build the app, refusing every database while it runs and after."""
         if cls.__dict__.get("_dbcase") is not None:
             return
-        steps = cls._dbcase_class_steps = contextlib.ExitStack()
+        steps = cls._dbcase_class_steps = _Undo()
         cls.addClassCleanup(cls._dbcase_tear_down_class)
         state = _ClassState()
         process_guard.start()
@@ -877,7 +907,7 @@ class AppTestCase(ResponseAssertions, MailAssertions, _Steps):
         if type(self).__dict__.get("_dbcase") is None:
             raise RuntimeError(_no_class_setup(type(self)))
         state = self._dbcase
-        steps = self._dbcase_steps = contextlib.ExitStack()
+        steps = self._dbcase_steps = _Undo()
         self.addCleanup(self._dbcase_tear_down)
         refusing = process_guard.refusing_all(f"'{self.id()}'")
         refused = refusing.__enter__()
@@ -1113,7 +1143,7 @@ def _configure_sessions(
     cls: type[DatabaseTestCase],
     db: SQLAlchemy,
     options: t.Mapping[str, t.Any],
-    steps: contextlib.ExitStack,
+    steps: _Undo,
 ) -> None:
     factory = db.session.session_factory
     known = {
@@ -1159,9 +1189,7 @@ def _test_client(base: type[FlaskClient] | None, app: Flask) -> FlaskClient:
 
 
 # radon C, essential: one branch per malformed value of binds it explains.
-def _fence_binds(
-    cls: type[DatabaseTestCase], state: _ClassState, steps: contextlib.ExitStack
-) -> None:
+def _fence_binds(cls: type[DatabaseTestCase], state: _ClassState, steps: _Undo) -> None:
     """Check the class's :attr:`~DatabaseTestCase.binds`; fence off the others."""
     declared = cls.binds
     if declared is None:
@@ -1331,7 +1359,7 @@ def _read_fixtures(
 
 
 def _take_app(
-    cls: type[DatabaseTestCase], steps: contextlib.ExitStack, allowed: frozenset[str]
+    cls: type[DatabaseTestCase], steps: _Undo, allowed: frozenset[str]
 ) -> tuple[_ClassState, Flask | None]:
     """Build the class's app, or take the one classes with ``reuse_app``
     share (returned too), and find its ``db``; watch the process while the

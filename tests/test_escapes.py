@@ -1033,6 +1033,8 @@ class Threads(_Mixin):
             trace,
         )
         self.assertIn("increase 'SlowThreadTests.thread_timeout'", trace)
+        # The failure shows no frames of the library's, nor of contextlib's.
+        self.assertNotIn("File ", trace)
 
     def test_a_late_threads_writes_reach_neither_the_next_test(self) -> None:
         engine = self.engine
