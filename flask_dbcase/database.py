@@ -360,6 +360,14 @@ class TestDatabases:
         server = self._backend(kind, original, label)
         real = kind.path(original)
         if allows(allowed, kind.name, real):
+            if not server.exists(real):  # SQLite would make an empty file
+                raise TestDatabaseError(
+                    f"{label} uses {describe_url(original)} as it is (it is named"
+                    f" in {ALLOW_ENV}), but it does not exist, and flask_dbcase"
+                    " never creates a database named there. Create it, or take its"
+                    f" name out of {ALLOW_ENV} to let flask_dbcase derive a test"
+                    " database."
+                )
             claim = self._claim(server, real, label, keep)
             if claim.number > 1:
                 raise TestDatabaseError(

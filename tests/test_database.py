@@ -1037,6 +1037,34 @@ class SqliteShopTests(unittest.TestCase):
         self.assertTrue(os.path.exists(used))
 
 
+class AllowedButMissingTests(unittest.TestCase):
+    def test_a_missing_file_named_in_the_list_is_refused(self) -> None:
+        folder = tempfile.mkdtemp(prefix="dbcase-allowed-")
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        path = os.path.join(folder, "ci.db")
+
+        class Tests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = Flask(__name__)
+                app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+                from .support import db
+
+                db.init_app(app)
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_WIPE_DATABASES": path}):
+            message = only_error(Tests)
+        self.assertIn(
+            "it is named in FLASK_DBCASE_WIPE_DATABASES), but it does", message
+        )
+        self.assertIn("never creates a database named there", message)
+        self.assertFalse(os.path.exists(path))  # SQLite would have made it
+
+
 def _listdir(folder: str) -> list[str]:
     return os.listdir(folder) if os.path.isdir(folder) else []
 
