@@ -31,13 +31,22 @@ class LiveServer:
     case to report.
     """
 
-    def __init__(self, app: Flask, host: str, port: int) -> None:
+    def __init__(self, app: Flask, host: str, port: int, label: str) -> None:
         self.app = app
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
-        )
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=_QuietHandler
+            )
+        except SystemExit:
+            # Werkzeug ends the process when the address is taken, after saying
+            # so: here only the class fails, and the run goes on.
+            raise OSError(
+                f"{label} cannot start its live server on {host}:{port}: the"
+                f" address is in use. Set '{label[1:-1]}.live_server_port' to 0"
+                " (a free port, the default), or to a port nothing listens on."
+            ) from None
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(

@@ -1012,7 +1012,12 @@ class LiveServerTestCase(DatabaseTestCase):
     @classmethod
     def _begin_class_isolation(cls) -> None:
         super()._begin_class_isolation()
-        server = LiveServer(cls._dbcase.app, cls.live_server_host, cls.live_server_port)
+        server = LiveServer(
+            cls._dbcase.app,
+            cls.live_server_host,
+            cls.live_server_port,
+            repr(_name(cls)),
+        )
         server.start()
         cls._dbcase.isolation.callback(server.stop)
         cls._dbcase_server = server

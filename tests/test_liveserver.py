@@ -22,6 +22,7 @@ from .support import db
 from .support import engine_classes
 from .support import ENGINES
 from .support import make_app
+from .support import only_error
 from .support import run_case
 
 if t.TYPE_CHECKING:
@@ -120,6 +121,34 @@ class ServerLifecycle(unittest.TestCase):
         self.assertEqual(server_threads(), [])
         with self.assertRaises(urllib.error.URLError):
             fetch(seen["url"] + "/authors")
+
+
+class PortInUse(unittest.TestCase):
+    def test_a_taken_port_fails_the_class_not_the_run(self) -> None:
+        import socket
+
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        class Busy(LiveServerTestCase):
+            create_app = staticmethod(lambda: make_app(ENGINES[0]))
+            live_server_port = port
+
+            def test_a(self) -> None:
+                pass
+
+        class Next(Busy):
+            live_server_port = 0
+
+        message = only_error(Busy)
+        self.assertIn(
+            f"'Busy' cannot start its live server on 127.0.0.1:{port}", message
+        )
+        self.assertIn("Set 'Busy.live_server_port' to 0", message)
+        self.assertEqual(run_case(Next).problems(), "")
 
 
 class StartMethods(unittest.TestCase):
