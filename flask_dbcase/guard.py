@@ -11,6 +11,7 @@ reach a database the app is configured with are refused too.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import os
@@ -265,6 +266,10 @@ class ProcessGuard(_Guard):
         #: for as long as they run.
         self._refused_threads: dict[int, NoDatabase] = {}
         self._watching_statements = 0
+        #: Threads a test left running, after their class: while no class
+        #: runs, theirs are the only connections refused.
+        self._outliving: collections.Counter[int] = collections.Counter()
+        self._outlivers = 0
 
     def start(self) -> None:
         """A test class starts: guard until every class that started has ended."""
@@ -288,6 +293,10 @@ class ProcessGuard(_Guard):
         running, have ended: after their class, the engines point at the
         configured databases again."""
         waiting = list(threads)
+        idents = [thread.ident for thread in waiting if thread.ident is not None]
+        with self._lock:
+            self._outliving.update(idents)
+            self._outlivers += 1
         self.start()
 
         def wait() -> None:
@@ -295,6 +304,10 @@ class ProcessGuard(_Guard):
                 for thread in waiting:
                     thread.join()
             finally:
+                with self._lock:
+                    self._outliving.subtract(idents)
+                    self._outliving += collections.Counter()  # drop the zeros
+                    self._outlivers -= 1
                 self.stop()
 
         threading.Thread(target=wait, name="flask_dbcase guard", daemon=True).start()
@@ -307,6 +320,13 @@ class ProcessGuard(_Guard):
             yield
         finally:
             self._building.pop()
+
+    def _guards_here(self) -> bool:
+        """Tell whether this thread's connections are guarded: any, while a
+        class runs; only those of a thread a test left running, after."""
+        if self._users > self._outlivers:
+            return True
+        return threading.get_ident() in self._outliving
 
     def _refuser(self) -> NoDatabase | None:
         """Who refuses a connection now: the running test that may use no
@@ -371,7 +391,7 @@ class ProcessGuard(_Guard):
         refuser = self._refuser()
         if refuser is not None:  # a connection the pool held: closed, not used
             return refuser.refuse("a database its pool held")
-        if backends.is_trusted() or _checking.get():
+        if backends.is_trusted() or _checking.get() or not self._guards_here():
             return None
         found = identity_of(dbapi_connection, record)
         if found is None:
@@ -419,7 +439,8 @@ class ProcessGuard(_Guard):
                 return
             real = SQLiteBackend.path(url)
             label = self.real.get(("sqlite", real), "")
-            if label and not (backends.is_trusted() or _checking.get()):
+            trusted = backends.is_trusted() or _checking.get()
+            if label and not trusted and self._guards_here():
                 where = describe(Identity("sqlite", real, False))
                 raise TestDatabaseError(_refused_real(where, label))
             return

@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.pool import NullPool
 
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import LockWaitError
 from flask_dbcase import TransactionalTestCase
+from flask_dbcase.urls import is_memory_sqlite
 
 from .support import Author
 from .support import db
@@ -1081,6 +1083,52 @@ class Threads(_Mixin):
         self.assertEqual(result.errors, [])
         (error,) = outcome
         self.assertIn("flask_dbcase refused a statement from thread 'late'", str(error))
+
+    def test_after_the_class_only_a_late_threads_connections_are_refused(
+        self,
+    ) -> None:
+        engine = self.engine
+        if is_memory_sqlite(sa.make_url(engine.url)):
+            self.skipTest("a database in memory is no configured database")
+        go, done = threading.Event(), threading.Event()
+        self.addCleanup(go.set)
+        outcome: list[str] = []
+
+        class LateTests(TransactionalTestCase):
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            def test_starts_a_slow_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    go.wait(10)
+                    try:
+                        with app.app_context():
+                            db.session.execute(sa.select(sa.literal(1)))
+                    except Exception as error:
+                        outcome.append(str(error))
+                    done.set()
+
+                threading.Thread(target=work, name="late", daemon=True).start()
+
+        self.assertEqual(len(run_case(LateTests).failures), 1)
+        # The class has ended; its thread still runs. The configured database
+        # is the rest of the process's again, from any other thread.
+        other = sa.create_engine(engine.url, poolclass=NullPool)
+        self.addCleanup(other.dispose)
+        if other.dialect.name == "sqlite":  # the file connecting makes
+            path = other.url.database or ""
+            self.addCleanup(lambda: os.path.exists(path) and os.remove(path))
+        with other.connect() as connection:
+            self.assertEqual(connection.scalar(sa.select(sa.literal(2))), 2)
+        go.set()
+        self.assertTrue(done.wait(10))
+        (refused,) = outcome
+        self.assertIn("flask_dbcase refused", refused)
 
     def test_a_threads_exception_fails_the_test_that_started_it(self) -> None:
         engine = self.engine
