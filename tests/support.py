@@ -208,13 +208,29 @@ def _server_engine(name: str) -> Engine:
 
 
 def _sqlite_file_engine() -> Engine:
+    engine = Engine("sqlite_file", None, None)
+    _own_sqlite_files(engine)
+    os.register_at_fork(after_in_child=lambda: _own_sqlite_files(engine))
+    return engine
+
+
+def _own_sqlite_files(engine: Engine) -> None:
+    """Point ``engine`` at SQLite files of this process's own, in a new folder.
+
+    Again in a child forked after the suite imported this module: a child keeps
+    flask_dbcase's claim on the test databases its parent took, so children that
+    the parent forked after running tests (mutmut's workers) would otherwise
+    share its test files, and see each other's rows.
+    """
     folder = tempfile.mkdtemp(prefix="dbcase-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return Engine(
-        "sqlite_file",
-        f"sqlite:///{folder}/test.db",
-        f"sqlite:///{folder}/test_other.db",
-    )
+    atexit.register(_remove_folder, folder, os.getpid())
+    engine.url = f"sqlite:///{folder}/test.db"
+    engine.other_url = f"sqlite:///{folder}/test_other.db"
+
+
+def _remove_folder(folder: str, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child that exits normally
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 ENGINES = [
