@@ -96,6 +96,26 @@ class Engine:
         return Observer(derived_url(self.url), derived_url(self.other_url))
 
     @property
+    def database(self) -> str:
+        """The name of the configured database: ``test`` in CI."""
+        assert self.url is not None
+        return sa.make_url(self.url).database or ""
+
+    def own(self, name: str) -> str:
+        """A database or role name on the server for this run alone.
+
+        ``name`` and the configured database's name (``dbcase_real`` ->
+        ``dbcase_real_test``): two runs of the suite on the same servers,
+        configured with different databases, never meet on one. What the name
+        says stays at its start (``testing_test`` starts with ``test``,
+        ``dbcase_real_test`` does not). Unchanged for SQLite, whose tests make
+        their files in folders of their own.
+        """
+        if not (self.postgresql or self.mysql):
+            return name
+        return f"{name}_{self.database}"
+
+    @property
     def test_url(self) -> str:
         """The URL of the test database the library derives from :attr:`url`."""
         assert self.url is not None
@@ -146,56 +166,6 @@ def _ensure_database(url: str) -> None:
     engine.dispose()
 
 
-#: The connections that hold the servers' lock on the fixed names (see
-#: :func:`hold_fixed_names`), while a module that uses them runs.
-_fixed_names: list[sa.Connection] = []
-_depth = 0
-
-
-def hold_fixed_names() -> None:
-    """Wait until no other run of this suite on the same servers uses the
-    databases and roles with fixed names (``test``, ``testing``,
-    ``dbcase_real``, ``dbcase_limited``, ...), and hold them until
-    :func:`release_fixed_names`: two runs at once would drop each other's.
-    For a module's ``setUpModule``, which a suite run inside a test
-    (:func:`run_case`) calls again: the process holds the lock once."""
-    global _depth
-    _depth += 1
-    if _depth > 1:
-        return
-    for engine in ENGINES:
-        if engine.url is None or engine.url.startswith("sqlite"):
-            continue
-        parsed = sa.make_url(engine.url)
-        postgresql = parsed.get_backend_name() == "postgresql"
-        # Advisory locks are per database on PostgreSQL: take it in 'postgres'.
-        admin = sa.create_engine(
-            parsed.set(database="postgres" if postgresql else None),
-            isolation_level="AUTOCOMMIT",
-            poolclass=NullPool,
-        )
-        connection = admin.connect()
-        sql = (
-            "SELECT pg_advisory_lock(4212007)"
-            if postgresql
-            else "SELECT GET_LOCK('flask_dbcase_suite_fixed_names', -1)"
-        )
-        connection.exec_driver_sql(sql)
-        _fixed_names.append(connection)
-
-
-def release_fixed_names() -> None:
-    """Let other runs use the fixed names (``tearDownModule``)."""
-    global _depth
-    _depth -= 1
-    if _depth > 0:
-        return
-    while _fixed_names:
-        connection = _fixed_names.pop()
-        connection.close()  # the lock goes with its session
-        connection.engine.dispose()
-
-
 def _server_engine(name: str) -> Engine:
     url = os.environ.get(f"DBCASE_{name.upper()}_URL")
     if not url:
@@ -208,13 +178,29 @@ def _server_engine(name: str) -> Engine:
 
 
 def _sqlite_file_engine() -> Engine:
+    engine = Engine("sqlite_file", None, None)
+    _own_sqlite_files(engine)
+    os.register_at_fork(after_in_child=lambda: _own_sqlite_files(engine))
+    return engine
+
+
+def _own_sqlite_files(engine: Engine) -> None:
+    """Point ``engine`` at SQLite files of this process's own, in a new folder.
+
+    Again in a child forked after the suite imported this module: a child keeps
+    flask_dbcase's claim on the test databases its parent took, so children that
+    the parent forked after running tests (mutmut's workers) would otherwise
+    share its test files, and see each other's rows.
+    """
     folder = tempfile.mkdtemp(prefix="dbcase-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return Engine(
-        "sqlite_file",
-        f"sqlite:///{folder}/test.db",
-        f"sqlite:///{folder}/test_other.db",
-    )
+    atexit.register(_remove_folder, folder, os.getpid())
+    engine.url = f"sqlite:///{folder}/test.db"
+    engine.other_url = f"sqlite:///{folder}/test_other.db"
+
+
+def _remove_folder(folder: str, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child that exits normally
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 ENGINES = [

@@ -34,7 +34,7 @@ class BackendTests(_Mixin):
         self.kind = backend_class(url, "'Tests'")
         self.server = self.kind(url, "'Tests'")
         self.addCleanup(self.server.close)
-        derived = self.kind.derive(url.set(database="dbcase_backend"))
+        derived = self.kind.derive(url.set(database=self.engine.own("dbcase_backend")))
         self.url = derived
         self.name = derived.database or ""
         self.server.drop(self.name)

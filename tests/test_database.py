@@ -26,10 +26,8 @@ from flask_dbcase.urls import redact
 
 from .support import engine_classes
 from .support import ENGINES
-from .support import hold_fixed_names
 from .support import make_app
 from .support import only_error
-from .support import release_fixed_names
 from .support import run_case
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -268,7 +266,8 @@ class PermissionTests(unittest.TestCase):
             connection.exec_driver_sql(create_user)
         admin.dispose()
         url = sa.make_url(engine.url).set(
-            username="dbcase_limited", database="dbcase_limited_shop"
+            username=engine.own("dbcase_limited"),
+            database=engine.own("dbcase_limited_shop"),
         )
 
         class LimitedTests(TransactionalTestCase):
@@ -284,7 +283,7 @@ class PermissionTests(unittest.TestCase):
         error = result.errors[0][1]
         self.assertIn(
             "'LimitedTests' (the default database) needs the test database"
-            " 'test_dbcase_limited_shop' on",
+            f" 'test_{url.database}' on",
             error,
         )
         self.assertIn(grant, error)
@@ -292,28 +291,30 @@ class PermissionTests(unittest.TestCase):
     @unittest.skipUnless(any(e.postgresql for e in SERVERS), "needs PostgreSQL")
     def test_postgresql(self) -> None:
         engine = next(e for e in SERVERS if e.postgresql)
+        role, shop = engine.own("dbcase_limited"), engine.own("dbcase_limited_shop")
         create = (
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
-            " 'dbcase_limited') THEN CREATE ROLE dbcase_limited LOGIN; END IF; END $$"
+            f" '{role}') THEN CREATE ROLE {role} LOGIN; END IF; END $$"
         )
         self.check(
             engine,
             create,
-            "permission denied to create database. Let 'dbcase_limited' create"
-            " databases ('ALTER ROLE dbcase_limited CREATEDB;'), or create"
-            " 'test_dbcase_limited_shop' yourself",
+            f"permission denied to create database. Let '{role}' create"
+            f" databases ('ALTER ROLE {role} CREATEDB;'), or create"
+            f" 'test_{shop}' yourself",
         )
 
     @unittest.skipUnless(any(e.mysql for e in SERVERS), "needs MySQL")
     def test_mysql(self) -> None:
         engine = next(e for e in SERVERS if e.mysql)
-        create = "CREATE USER IF NOT EXISTS 'dbcase_limited'@'%%'"
+        role, shop = engine.own("dbcase_limited"), engine.own("dbcase_limited_shop")
+        create = f"CREATE USER IF NOT EXISTS '{role}'@'%%'"
         self.check(
             engine,
             create,
-            "Access denied for user 'dbcase_limited'@'%' to database"
-            " 'test_dbcase_limited_shop'\"). Let 'dbcase_limited' create databases"
-            " (\"GRANT ALL PRIVILEGES ON `test\\_%`.* TO 'dbcase_limited'@'%';\")",
+            f"Access denied for user '{role}'@'%' to database"
+            f" 'test_{shop}'\"). Let '{role}' create databases"
+            f" (\"GRANT ALL PRIVILEGES ON `test\\_%`.* TO '{role}'@'%';\")",
         )
 
 
@@ -617,12 +618,12 @@ else:
 
 
 class ShopTests(_Mixin):
-    """A configured 'dbcase_shop' database, with a sentinel row in it."""
+    """A configured 'dbcase_shop_test' database, with a sentinel row in it."""
 
     engine: t.ClassVar[t.Any]
-    name = "dbcase_shop"
 
     def setUp(self) -> None:
+        self.name = self.engine.own("dbcase_shop")
         self.folder = tempfile.mkdtemp(prefix="dbcase-shop-")
         self.addCleanup(shutil.rmtree, self.folder, ignore_errors=True)
         with open(os.path.join(self.folder, "shop_tests.py"), "w") as f:
@@ -816,7 +817,7 @@ class ShopTests(_Mixin):
         engine.dispose()
 
     def test_opt_in_uses_the_database_as_it_is(self) -> None:
-        self.name = "dbcase_optin"
+        self.name = self.engine.own("dbcase_optin")
         self.shop = self.make_shop()
         process = start_shop(
             self.folder, self.shop_url(), FLASK_DBCASE_WIPE_DATABASES=self.name
@@ -1071,12 +1072,3 @@ def _listdir(folder: str) -> list[str]:
 
 servers = [e for e in ENGINES if e.name in ("postgresql", "mysql")]
 globals().update(engine_classes([ShopTests], servers))
-
-
-def setUpModule() -> None:  # noqa: N802
-    # Databases and roles of fixed names: one run of the suite at a time.
-    hold_fixed_names()
-
-
-def tearDownModule() -> None:  # noqa: N802
-    release_fixed_names()

@@ -22,10 +22,8 @@ from .support import Author
 from .support import Book
 from .support import db
 from .support import ENGINES
-from .support import hold_fixed_names
 from .support import make_app
 from .support import only_error
-from .support import release_fixed_names
 from .support import run_case
 
 MEMORY = ENGINES[0]
@@ -278,16 +276,17 @@ class ErrorsPageTests(unittest.TestCase):
 
     @unittest.skipUnless(SERVERS and SERVERS[0].postgresql, "needs PostgreSQL")
     def test_refused_create_is_one_line(self) -> None:
-        url = sa.make_url(str(SERVERS[0].url)).set(
-            username="dbcase_limited", database="shop"
-        )
+        role, shop = SERVERS[0].own("dbcase_limited"), SERVERS[0].own("shop")
+        url = sa.make_url(str(SERVERS[0].url)).set(username=role, database=shop)
         observer = sa.create_engine(str(SERVERS[0].url))
         with observer.begin() as connection:
-            connection.execute(sa.text(LIMITED_ROLE))
+            connection.execute(sa.text(LIMITED_ROLE.format(role=role)))
         observer.dispose()
         uri = url.render_as_string(hide_password=False)
         message = self.only_error(lambda: make_app(MEMORY, **{URI: uri}))
-        self.assertDocumented(message)
+        # The errors page shows it for a database 'shop'.
+        self.assertIn(f"the test database 'test_{shop}' on", message)
+        self.assertDocumented(message.replace(f"'test_{shop}'", "'test_shop'"))
         # The message alone: no frame of the library's, none of the driver's.
         self.assertEqual(len(message.strip().splitlines()), 1, message)
         self.assertTrue(message.startswith("flask_dbcase.backends.base."), message)
@@ -296,14 +295,5 @@ class ErrorsPageTests(unittest.TestCase):
 URI = "SQLALCHEMY_DATABASE_URI"
 LIMITED_ROLE = (
     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
-    " 'dbcase_limited') THEN CREATE ROLE dbcase_limited LOGIN; END IF; END $$"
+    " '{role}') THEN CREATE ROLE {role} LOGIN; END IF; END $$"
 )
-
-
-def setUpModule() -> None:  # noqa: N802
-    # Databases and roles of fixed names: one run of the suite at a time.
-    hold_fixed_names()
-
-
-def tearDownModule() -> None:  # noqa: N802
-    release_fixed_names()

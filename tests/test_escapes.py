@@ -1200,6 +1200,10 @@ class Threads(_Mixin):
 
                 threading.Thread(target=work, name="late writer", daemon=True).start()
 
+        configured = sa.make_url(engine.url).database or ""
+        if engine.url.startswith("sqlite"):
+            # What the check at the end can tell: no other test made the file.
+            self.assertFalse(os.path.exists(configured), "made by an earlier test")
         run_case(OutlivingTests)
         self.assertFalse(hasattr(OutlivingTests, "app"), "the class has not ended")
         release.set()
@@ -1211,7 +1215,7 @@ class Threads(_Mixin):
         self.assertIn("flask_dbcase refused", str(error))
         self.assertIn("a thread a test left running", str(error).lower())
         if engine.url.startswith("sqlite"):  # not even created empty
-            self.assertFalse(os.path.exists(sa.make_url(engine.url).database or ""))
+            self.assertFalse(os.path.exists(configured))
 
 
 class LockWaits(_Mixin):

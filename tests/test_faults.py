@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,9 +24,7 @@ from .support import Author
 from .support import db
 from .support import engine_classes
 from .support import ENGINES
-from .support import hold_fixed_names
 from .support import make_app
-from .support import release_fixed_names
 from .support import run_case
 
 if t.TYPE_CHECKING:
@@ -215,7 +214,7 @@ STOPPED = textwrap.dedent(
     from flask_dbcase import TransactionalTestCase
     from tests.support import Author, db, Engine, make_app
 
-    url = sa.make_url(sys.argv[1]).set(database="dbcase_stopped")
+    url = sa.make_url(sys.argv[1]).set(database=sys.argv[3])
     engine = Engine("stopped", url.render_as_string(False), sys.argv[2])
 
     class Stopped(TransactionalTestCase):
@@ -240,10 +239,14 @@ class StoppedRun(_Mixin):
     def test_a_run_stopped_mid_class_ends_and_cleans_up(self) -> None:
         if self.engine.url is None or self.engine.url.startswith("sqlite"):
             self.skipTest("a server's database")
-        other = sa.make_url(self.engine.other_url).set(database="dbcase_stopped_other")
+        name = self.engine.own("dbcase_stopped")
+        # Named as the suite's own other database is: the configured name and
+        # '_other'.
+        other = sa.make_url(self.engine.other_url).set(database=f"{name}_other")
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        url = other.render_as_string(hide_password=False)
         process = subprocess.run(
-            [sys.executable, "-c", STOPPED, self.engine.url, str(other)],
+            [sys.executable, "-c", STOPPED, self.engine.url, url, name],
             cwd=root,
             env=dict(os.environ, PYTHONPATH=root),
             capture_output=True,
@@ -261,18 +264,12 @@ class StoppedRun(_Mixin):
             else:
                 sql = "SELECT schema_name FROM information_schema.schemata"
                 sql += " WHERE schema_name LIKE %(p)s"
-            left = connection.exec_driver_sql(sql, {"p": "test_dbcase_stopped%"})
-            self.assertEqual(left.scalars().all(), [])
+            found = connection.exec_driver_sql(sql, {"p": f"test_{name}%"})
+            # Not another run's, configured with a longer name ('test2').
+            mine = re.compile(rf"test_{re.escape(name)}(_|$)")
+            left = [n for n in found.scalars() if mine.match(n)]
+            self.assertEqual(left, [])
 
 
 globals().update(engine_classes([Faults, StoppedRun], ENGINES))
 del Faults
-
-
-def setUpModule() -> None:  # noqa: N802
-    # Databases and roles of fixed names: one run of the suite at a time.
-    hold_fixed_names()
-
-
-def tearDownModule() -> None:  # noqa: N802
-    release_fixed_names()

@@ -982,6 +982,8 @@ class FailureTests(unittest.TestCase):
 class ForeignDropTests(unittest.TestCase):
     def test_tables_dropped_by_other_code_are_built_again(self) -> None:
         engine = next(e for e in ENGINES if e.name == "sqlite_file")
+        #: The test databases the class ran on, by bind.
+        used: dict[str | None, str] = {}
 
         class Case(TransactionalTestCase):
             @classmethod
@@ -990,16 +992,28 @@ class ForeignDropTests(unittest.TestCase):
 
             def test_a(self) -> None:
                 self.assertEqual(db.session.query(Author).count(), 0)
+                for key, bind in db.engines.items():
+                    used[key] = bind.url.render_as_string(hide_password=False)
 
         self.assertTrue(run_case(Case).wasSuccessful())
-        # A hand-written test in the same process cleans up after itself.
-        app = make_app(engine)
+        # A hand-written test in the same process cleans up after itself, in the
+        # test databases. (Not with make_app(engine): between classes, that is
+        # the configured database, where there is nothing to drop.)
+        binds = {key: url for key, url in used.items() if key is not None}
+        app = make_app(
+            engine, SQLALCHEMY_DATABASE_URI=used[None], SQLALCHEMY_BINDS=binds
+        )
         with app.app_context():
             db.drop_all()
+            names = set(sa.inspect(db.engine).get_table_names())
+            self.assertEqual(names & {"author", "book", "mirror"}, set())  # gone
             for bind in db.engines.values():
                 bind.dispose()
         result = run_case(type("Again", (Case,), {}))
         self.assertTrue(result.wasSuccessful(), result.problems())
+        # The configured files were never opened, not even to be made empty.
+        for url in (engine.url, engine.other_url):
+            self.assertFalse(os.path.exists(sa.make_url(url).database or ""), url)
 
 
 class ReuseAppTests(unittest.TestCase):
