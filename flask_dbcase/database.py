@@ -202,8 +202,12 @@ class Switch:
         to the configured database would make reflection look there (on MySQL,
         the default schema is the database).
         """
-        if self._schema is not None and self._redirect is not None:
-            dialect = self.engine.dialect
+        dialect = self.engine.dialect
+        # Or unknown: an earlier class put back the None of a dialect that had
+        # not connected before it, and a dialect learns it on its first
+        # connection only (MySQL's has_table then fails).
+        moved = self._schema is not None and self._redirect is not None
+        if moved or dialect.default_schema_name is None:
             dialect.default_schema_name = dialect._get_default_schema_name(connection)
 
 

@@ -596,6 +596,43 @@ class Safety(_Mixin):
             self.assertTrue(name.startswith("test_dbcase_xxx"), name)
 
 
+class OneAppTwoClasses(_Mixin):
+    engine: t.ClassVar[t.Any]
+
+    def test_the_dialect_knows_its_schema_in_the_second_class(self) -> None:
+        # The first class puts the engine back as it found it, never connected;
+        # the second points it again. MySQL's has_table needs the default
+        # schema, which a dialect learns on its first connection only.
+        from .support import Author
+        from .support import db as shared_db
+        from .support import make_app
+
+        app = make_app(self.engine)
+        seen: list[bool] = []
+
+        class First(DatabaseTestCase):
+            def create_app(self) -> Flask:
+                return app
+
+            def test_a(self) -> None:
+                pass
+
+        class Second(TransactionalTestCase):
+            def create_app(self) -> Flask:
+                return app
+
+            def test_b(self) -> None:
+                table = Author.__tablename__
+                seen.append(sa.inspect(shared_db.engine).has_table(table))
+
+        for case in (First, Second):
+            self.assertEqual(run_case(case).problems(), "")
+        self.assertEqual(seen, [True])
+
+
+globals().update(engine_classes([OneAppTwoClasses], ENGINES))
+
+
 class SqliteUriTests(unittest.TestCase):
     def test_uri_form_with_parameters(self) -> None:
         sqlite = next(e for e in ENGINES if e.name == "sqlite_file")
