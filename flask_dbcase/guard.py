@@ -204,6 +204,22 @@ class NoDatabase:
         return message
 
 
+class LateThreads(NoDatabase):
+    """The threads a test left running: refused for as long as they run,
+    whatever database they reach, the next class's test database too."""
+
+    def refuse(self, what: str) -> str:
+        thread = threading.current_thread().name
+        message = (
+            f"flask_dbcase refused a connection to {what} from thread {thread!r},"
+            f" which {self.label} left running after it ended: what it writes"
+            " would reach a later test. Wait for the thread in the test"
+            " (thread.join())."
+        )
+        self.attempts.append(message)
+        return message
+
+
 class BindFence:
     """While a test runs, refuse the connections of the binds its class did not
     declare (:attr:`~flask_dbcase.DatabaseTestCase.binds`)."""

@@ -36,6 +36,7 @@ from .config import class_overrides
 from .config import override_config
 from .guard import BindFence
 from .guard import DatabaseNotAllowedError
+from .guard import LateThreads
 from .guard import NoDatabase
 from .guard import process_guard
 from .leaks import LeakCheck
@@ -670,6 +671,9 @@ class TransactionalTestCase(DatabaseTestCase):
             # the class has ended and the engines point back at it, the real
             # database.
             transaction.ban(running)
+            # After the class too: a shared app's engines still point at the
+            # test database, which the next class uses.
+            process_guard.refuse_threads(running, LateThreads(repr(self.id())))
             process_guard.outlive(running)
         transaction.start_closing()
         try:

@@ -1082,7 +1082,62 @@ class Threads(_Mixin):
         self.assertTrue(test.id().endswith("test_1_starts_a_slow_thread"))
         self.assertEqual(result.errors, [])
         (error,) = outcome
-        self.assertIn("flask_dbcase refused a statement from thread 'late'", str(error))
+        # Refused whatever the connection: the class's, or a new one.
+        self.assertRegex(
+            str(error),
+            "flask_dbcase refused a (statement|connection to .*) from thread 'late'",
+        )
+
+    def test_a_late_thread_of_a_shared_app_cannot_reach_the_next_class(
+        self,
+    ) -> None:
+        engine = self.engine
+        if engine.memory:
+            self.skipTest("two factories of one app in memory: the tables go")
+        go, done = threading.Event(), threading.Event()
+        self.addCleanup(go.set)
+        outcome: list[str] = []
+        app = make_app(engine)
+
+        class Leaving(TransactionalTestCase):
+            reuse_app = True  # the engines stay on the test database after it
+            thread_timeout = 0.1
+
+            def create_app(self) -> Flask:
+                return app
+
+            def test_starts_a_slow_thread(self) -> None:
+                def work() -> None:
+                    go.wait(10)
+                    try:
+                        with app.app_context():
+                            db.session.add(Author(name="from the last class"))
+                            db.session.commit()
+                    except Exception as error:
+                        outcome.append(str(error))
+                    done.set()
+
+                threading.Thread(target=work, name="late", daemon=True).start()
+
+        seen: list[list[str]] = []
+
+        class Next(DatabaseTestCase):
+            reuse_app = True
+
+            def create_app(self) -> Flask:
+                return app
+
+            def test_finds_its_tables_empty(self) -> None:
+                go.set()
+                done.wait(10)
+                seen.append(authors())
+
+        self.assertEqual(len(run_case(Leaving).failures), 1)
+        self.assertEqual(run_case(Next).problems(), "")
+        self.assertEqual(seen, [[]])
+        (refused,) = outcome
+        self.assertIn("from thread 'late', which", refused)
+        self.assertIn("left running after it ended", refused)
 
     def test_after_the_class_only_a_late_threads_connections_are_refused(
         self,
@@ -1213,7 +1268,11 @@ class Threads(_Mixin):
         (error,) = outcome
         self.assertIsInstance(error, Exception)
         self.assertIn("flask_dbcase refused", str(error))
-        self.assertIn("a thread a test left running", str(error).lower())
+        self.assertRegex(
+            str(error).lower(),
+            "a thread a test left running|from thread 'late writer', which .*"
+            " left running after it ended",
+        )
         if engine.url.startswith("sqlite"):  # not even created empty
             self.assertFalse(os.path.exists(configured))
 
