@@ -76,6 +76,8 @@ def _cut_placeholders(run: re.Match[str]) -> str:
     return ", ".join(found[:3]) + f", ... {len(found)} in all"
 
 
+# radon C, essential: one branch per kind of value the drivers are sent
+# (buffers, sequences, mappings, the rest), each cut to size.
 def _readable(value: t.Any) -> str:
     """The parameters as the driver got them: the drivers' buffers (pysqlite's
     ``memoryview``) as the bytes they hold, long collections and values cut."""

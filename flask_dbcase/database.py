@@ -345,6 +345,9 @@ class TestDatabases:
         if target.key is not None:
             self.kept.add(target.key)
 
+    # radon C, essential: one branch per way a URL leads to its test database:
+    # none named, used as it is (missing, or in use), derived and numbered,
+    # cloned.
     def _prepare(
         self,
         kind: type[Backend],

@@ -403,6 +403,9 @@ class ProcessGuard(_Guard):
         """Refuse connections to the configured database ``found`` from now on."""
         self.real[(found.backend, found.database)] = label
 
+    # radon C, essential: one branch per moment and kind of connection it
+    # decides on: a refused thread, the library's own, while an app is built,
+    # a configured database.
     def refusal(self, dbapi_connection: t.Any, record: t.Any) -> str | None:
         refuser = self._refuser()
         if refuser is not None:  # a connection the pool held: closed, not used
