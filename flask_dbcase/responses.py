@@ -796,7 +796,9 @@ def _json(case: unittest.TestCase, response: t.Any) -> t.Any:
     try:
         return json.loads(text)
     except ValueError as error:
-        shown = text[:200] if isinstance(text, str) else text[:200].decode("replace")
+        shown = (
+            text[:200] if isinstance(text, str) else text[:200].decode(errors="replace")
+        )
         case.fail(f"The body is not JSON ({error}): {shown!r}")
 
 

@@ -338,6 +338,22 @@ class Responses(ClientTestCase):
         message = self.message(self.assertJSONEqual, self.client.get("/list"), {})
         self.assertTrue(message.startswith("The body is not JSON ("), message)
 
+    def test_a_body_that_is_not_json_fails(self) -> None:
+        # As bytes too, in any encoding: the failure shows the start of it.
+        cases = {
+            "<p>Hi</p>": "'<p>Hi</p>'",
+            b"<p>Hi</p>": "'<p>Hi</p>'",
+            b"\xff<p>": "'\ufffd<p>'",
+            "x" * 250: repr("x" * 200),
+            b"x" * 250: repr("x" * 200),
+        }
+        for body, shown in cases.items():
+            for assertion in (self.assertJSONEqual, self.assertJSONSubset):
+                with self.subTest(body=body, assertion=assertion.__name__):
+                    message = self.message(assertion, body, {})
+                    self.assertTrue(message.startswith("The body is not JSON ("))
+                    self.assertTrue(message.endswith(f"): {shown}"), message)
+
     def test_templates_and_context(self) -> None:
         self.client.get("/list")
         self.assertTemplateUsed("authors.html")
