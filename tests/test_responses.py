@@ -13,6 +13,7 @@ from flask import Flask
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import Response
 from flask import url_for
 from flask.testing import FlaskClient
 from jinja2 import DictLoader
@@ -274,6 +275,18 @@ class Responses(ClientTestCase):
             message.startswith(
                 "Expected status 200, got 404 Not Found for GET /missing."
             )
+        )
+
+    def test_a_response_not_from_the_client(self) -> None:
+        # A response made by hand, or returned by a view called directly, has
+        # no request: the URLs are resolved against http://localhost/.
+        self.assertRedirects(redirect("/list"), "/list")
+        self.assertRedirects(redirect("list"), "http://localhost/list")
+        message = self.message(self.assertRedirects, redirect("/list"), "/other")
+        self.assertEqual(message, "the request redirects to '/list', not to '/other'.")
+        message = self.message(self.assert200, Response("", 404))
+        self.assertEqual(
+            message, "Expected status 200, got 404 Not Found for the request."
         )
 
     def test_contains(self) -> None:
