@@ -875,6 +875,13 @@ class OutsideATest(unittest.TestCase):
         ):
             with self.assertRaisesRegex(RuntimeError, "while a test of"):
                 read()
+        with self.assertRaises(RuntimeError) as raised:
+            case.rendered_templates  # noqa: B018
+        self.assertEqual(
+            str(raised.exception),
+            "'Responses' records templates and flashed messages while a test of"
+            " the class runs.",
+        )
 
 
 class FailureTraceback(unittest.TestCase):
