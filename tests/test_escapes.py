@@ -351,6 +351,24 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_psycopgs_composed_statements(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's sql module")
+        from psycopg import sql
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            insert = sql.SQL("INSERT INTO {} (name) VALUES (%s)").format(
+                sql.Identifier("author")
+            )
+            with raw.cursor() as cursor:
+                cursor.execute(insert, ("one",))
+                cursor.executemany(insert, [("two",), ("three",)])
+            raw.commit()
+            case.assertEqual(authors(), ["base", "one", "three", "two"])
+
+        self.check(escape)
+
     def test_the_drivers_own_connection_execute(self) -> None:
         # sqlite3's and psycopg's connections run statements themselves.
         if self.engine.mysql:
