@@ -336,6 +336,7 @@ class Escapes(_Mixin):
             raw = db.session.connection().connection.dbapi_connection
             cursor = raw.cursor()
             cursor.execute("COMMIT")
+            case.assertEqual(list(cursor.fetchall()), [])
             case.assertEqual(list(cursor.fetchmany(5)), [])
             case.assertEqual(list(cursor), [])
             cursor.executemany(
