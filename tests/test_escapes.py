@@ -122,6 +122,19 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_commit_written_as_bytes(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg takes a statement as bytes")
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            with raw.cursor() as cursor:
+                cursor.execute(b"INSERT INTO author (name) VALUES ('escaped')")
+                cursor.execute(b"COMMIT")
+            case.assertEqual(authors(), ["base", "escaped"])
+
+        self.check(escape)
+
     def test_rollback_and_begin_written_as_sql(self) -> None:
         def escape(case: t.Any) -> None:
             db.session.add(Author(name="kept"))
