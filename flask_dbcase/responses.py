@@ -314,7 +314,8 @@ class ResponseAssertions(_TestCase):
                 self.assertStatus(response, target_status_code, msg)
             return
         header = response.headers.get("Location", "")
-        base = response.request.url if response.request else "http://localhost/"
+        request = getattr(response, "request", None)  # none: made by hand
+        base = request.url if request is not None else "http://localhost/"
         if normalized_url(header, base) != normalized_url(location, base):
             self.fail(
                 self._formatMessage(
@@ -796,7 +797,9 @@ def _json(case: unittest.TestCase, response: t.Any) -> t.Any:
     try:
         return json.loads(text)
     except ValueError as error:
-        shown = text[:200] if isinstance(text, str) else text[:200].decode("replace")
+        shown = (
+            text[:200] if isinstance(text, str) else text[:200].decode(errors="replace")
+        )
         case.fail(f"The body is not JSON ({error}): {shown!r}")
 
 

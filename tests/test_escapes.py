@@ -10,6 +10,8 @@ must find nothing committed.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 import typing as t
@@ -24,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import LockWaitError
+from flask_dbcase import transaction
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.urls import is_memory_sqlite
 
@@ -115,6 +118,19 @@ class Escapes(_Mixin):
             db.session.add(Author(name="escaped"))
             db.session.flush()
             db.session.execute(sa.text("COMMIT"))
+            case.assertEqual(authors(), ["base", "escaped"])
+
+        self.check(escape)
+
+    def test_commit_written_as_bytes(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg takes a statement as bytes")
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            with raw.cursor() as cursor:
+                cursor.execute(b"INSERT INTO author (name) VALUES ('escaped')")
+                cursor.execute(b"COMMIT")
             case.assertEqual(authors(), ["base", "escaped"])
 
         self.check(escape)
@@ -290,6 +306,100 @@ class Escapes(_Mixin):
             case.assertEqual(authors(), ["base", "committed"])
 
         self.check(escape, pysqlite_recipe)
+
+    def test_the_drivers_autocommit_switched_on_and_off(self) -> None:
+        engine = self.engine
+
+        def switch(raw: t.Any, on: bool) -> None:
+            if engine.mysql:
+                raw.autocommit(on)  # PyMySQL's switch is a method
+            elif engine.postgresql:
+                raw.autocommit = on
+            else:
+                raw.isolation_level = None if on else ""
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            switch(raw, True)
+            if not (engine.mysql or engine.postgresql):
+                case.assertIsNone(raw.isolation_level)
+                # The rest of the driver's connection is still there.
+                raw.create_function("twice", 1, lambda x: 2 * x)
+            cursor = raw.cursor()
+            cursor.execute("INSERT INTO author (name) VALUES ('at once')")
+            switch(raw, False)
+            if not (engine.mysql or engine.postgresql):
+                case.assertEqual(raw.isolation_level, "")
+                cursor.execute("SELECT twice(21)")
+                case.assertEqual(cursor.fetchone()[0], 42)
+            raw.rollback()  # nothing ran since: nothing to roll back
+            cursor.execute("INSERT INTO author (name) VALUES ('undone')")
+            raw.rollback()
+            cursor.close()
+            case.assertEqual(authors(), ["at once", "base"])
+
+        self.check(escape)
+
+    def test_a_cursor_read_after_transaction_control(self) -> None:
+        # The control statement is not sent: the cursor answers as after a
+        # statement with no rows, not as a cursor that never ran one.
+        marker = "?" if self.engine.url.startswith("sqlite") else "%s"
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            cursor = raw.cursor()
+            cursor.execute("COMMIT")
+            case.assertEqual(list(cursor.fetchall()), [])
+            case.assertEqual(list(cursor.fetchmany(5)), [])
+            case.assertEqual(list(cursor), [])
+            cursor.executemany(
+                f"INSERT INTO author (name) VALUES ({marker})", [("one",), ("two",)]
+            )
+            case.assertEqual(cursor.rowcount, 2)
+            query = "SELECT name FROM author ORDER BY name"
+            cursor.execute(query)
+            case.assertEqual([row[0] for row in cursor.fetchmany(2)], ["base", "one"])
+            cursor.execute(query)
+            case.assertEqual([row[0] for row in cursor], ["base", "one", "two"])
+            cursor.close()
+
+        self.check(escape)
+
+    def test_psycopgs_composed_statements(self) -> None:
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's sql module")
+        from psycopg import sql
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            insert = sql.SQL("INSERT INTO {} (name) VALUES (%s)").format(
+                sql.Identifier("author")
+            )
+            with raw.cursor() as cursor:
+                cursor.execute(insert, ("one",))
+                cursor.executemany(insert, [("two",), ("three",)])
+            raw.commit()
+            case.assertEqual(authors(), ["base", "one", "three", "two"])
+
+        self.check(escape)
+
+    def test_the_drivers_own_connection_execute(self) -> None:
+        # sqlite3's and psycopg's connections run statements themselves.
+        if self.engine.mysql:
+            self.skipTest("PyMySQL's connection has no execute()")
+        postgresql = self.engine.postgresql
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            if postgresql:
+                insert = "INSERT INTO author (name) VALUES (%s)"
+                raw.execute(insert, params=("executed",))
+            else:
+                raw.execute("INSERT INTO author (name) VALUES (?)", ("executed",))
+            raw.commit()
+            case.assertEqual(authors(), ["base", "executed"])
+
+        self.check(escape)
 
 
 class EndedTransaction(_Mixin):
@@ -564,9 +674,10 @@ class SessionSettings(_Mixin):
 
     engine: t.ClassVar[t.Any]
 
-    def check(self, change: str, read: str, *, needs: str) -> None:
+    def check(self, change: str, read: str, *, needs: str, many: t.Any = None) -> None:
         """Run ``change`` in a test; ``read`` must give the same before it, in
-        the class's data, and after it, in the next test."""
+        the class's data, and after it, in the next test. With ``many``, the
+        parameters' rows, ``change`` is sent with the driver's executemany()."""
         if not self.engine.url or not self.engine.url.startswith(needs):
             self.skipTest(f"{needs} only")
         engine = self.engine
@@ -579,6 +690,14 @@ class SessionSettings(_Mixin):
                 seen.append(type(error.orig).__name__)
                 db.session.rollback()
 
+        def change_it() -> None:
+            if many is None:
+                db.session.execute(sa.text(change))
+                return
+            raw = db.session.connection().connection.dbapi_connection
+            with raw.cursor() as cursor:
+                cursor.executemany(change, many)
+
         class SettingTests(TransactionalTestCase):
             @classmethod
             def create_app(cls) -> Flask:
@@ -589,13 +708,13 @@ class SessionSettings(_Mixin):
                 read_it()
 
             def test_1_changes_then_rolls_back(self) -> None:
-                db.session.execute(sa.text(change))
+                change_it()
                 read_it()
                 db.session.rollback()  # the change survives it
 
             def test_2_finds_it_as_it_was(self) -> None:
                 read_it()
-                db.session.execute(sa.text(change))  # again, as if the first
+                change_it()  # again, as if the first
 
             def test_3_finds_it_as_it_was(self) -> None:
                 read_it()
@@ -645,6 +764,20 @@ class SessionSettings(_Mixin):
             "SELECT count(*) FROM pg_locks"
             " WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
             needs="postgresql",
+        )
+
+    def test_mysql_user_variable_set_with_executemany(self) -> None:
+        self.check(
+            "SET @dbcase_many = %s", "SELECT @dbcase_many", needs="mysql", many=[(7,)]
+        )
+
+    def test_postgresql_advisory_lock_taken_with_executemany(self) -> None:
+        self.check(
+            "SELECT pg_advisory_lock(%s)",
+            "SELECT count(*) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            needs="postgresql",
+            many=[(4243,)],
         )
 
     def test_postgresql_set(self) -> None:
@@ -790,15 +923,23 @@ class SessionSettings(_Mixin):
             def test_1_use(self) -> None:
                 db.session.execute(sa.text(f"USE /* hidden */ {configured}"))
 
+            def test_1_use_with_executemany(self) -> None:
+                raw = db.session.connection().connection.dbapi_connection
+                with raw.cursor() as cursor:
+                    cursor.executemany(f"USE {configured}", [()])
+
             def test_2_still_on_the_test_database(self) -> None:
                 name = db.session.execute(sa.text("SELECT DATABASE()")).scalar()
                 self.assertEqual(name, sa.make_url(engine.test_url).database)
 
         result = run_case(UseTests)
-        ((test, trace),) = result.errors
-        self.assertTrue(test.id().endswith("test_1_use"))
-        self.assertIn(f"flask_dbcase refused 'USE {configured}'", trace)
-        self.assertIn("stays on its test database", trace)
+        self.assertEqual(len(result.errors), 2)
+        for (test, trace), name in zip(
+            result.errors, ["test_1_use", "test_1_use_with_executemany"], strict=True
+        ):
+            self.assertTrue(test.id().endswith(name))
+            self.assertIn(f"flask_dbcase refused 'USE {configured}'", trace)
+            self.assertIn("stays on its test database", trace)
         self.assertEqual(result.failures, [])
 
     def test_sqlite_pragma(self) -> None:
@@ -1310,10 +1451,15 @@ class LockWaits(_Mixin):
                 finally:
                     other.dispose()
                 self.assertIsInstance(caught.exception, sa.exc.OperationalError)
-                self.assertIn(
-                    "A connection waited for rows or a table that the test's"
-                    " transaction holds, and gave up",
+                self.assertEqual(
                     str(caught.exception),
+                    "A connection waited for rows or a table that the test's"
+                    " transaction holds, and gave up"
+                    f" ({str(caught.exception.orig).strip()}). In a transactional"
+                    " test what the test wrote stays locked until the test ends:"
+                    " another connection (an engine of its own, a thread's) cannot"
+                    " write the same rows. Test such code in a DatabaseTestCase,"
+                    " whose tests commit.",
                 )
 
             def test_2_starting_state(self) -> None:
@@ -1376,3 +1522,41 @@ globals().update(
 )
 del Escapes, EndedTransaction, SessionSettings, IdTests, DataCopies, Triggers
 del Threads, LockWaits
+
+
+class Machinery(unittest.TestCase):
+    """The process-wide parts: the lock-wait translation, and the transactions
+    left open by a run stopped mid-class."""
+
+    def test_the_lock_wait_translation_is_on_while_a_class_uses_it(self) -> None:
+        waits = transaction.LockWaits()
+
+        def listening() -> bool:
+            return sa.event.contains(sa.Engine, "handle_error", waits._translate)
+
+        self.assertFalse(listening())
+        waits.start()
+        waits.start()  # a second class, nested (run_case)
+        self.assertTrue(listening())
+        waits.stop()
+        self.assertTrue(listening())
+        waits.stop()
+        self.assertFalse(listening())
+
+    def test_a_transaction_left_open_is_discarded_at_exit(self) -> None:
+        # A run stopped mid-class (Ctrl-C) skips the class's cleanups: at exit,
+        # the connection is closed, not put back in the pool with its session.
+        folder = tempfile.mkdtemp(prefix="dbcase-exit-")
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        engine = sa.create_engine(f"sqlite:///{folder}/left.db")
+        self.addCleanup(engine.dispose)
+        pool = engine.pool
+        discarded: list[object] = []
+        sa.event.listen(pool, "invalidate", lambda *args: discarded.append(args))
+        left = transaction.TestTransaction([engine])
+        self.addCleanup(left.close)
+        self.assertIsNot(engine.pool, pool)
+        transaction._close_open()
+        self.assertIs(engine.pool, pool)
+        self.assertEqual(pool.checkedout(), 0)
+        self.assertEqual(len(discarded), 1)

@@ -3,6 +3,8 @@ and the failure's message."""
 
 from __future__ import annotations
 
+import os
+import types
 import typing as t
 import unittest
 
@@ -12,12 +14,15 @@ from flask import Flask
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import Response
 from flask import url_for
 from flask.testing import FlaskClient
 from jinja2 import DictLoader
 
 from flask_dbcase import ClientTestCase
 from flask_dbcase.html import parse_html
+from flask_dbcase.responses import normalized_url
+from flask_dbcase.responses import ResponseAssertions
 
 from .support import Author
 from .support import Book
@@ -94,6 +99,32 @@ def shop_app() -> Flask:
     def empty() -> t.Any:
         return render_template("authors.html", authors=[], title="None")
 
+    @app.get("/long/<int:size>")
+    def long(size: int) -> t.Any:
+        return "x" * size, 404
+
+    @app.get("/secure")
+    def secure() -> t.Any:
+        return redirect("https://localhost/list")
+
+    @app.get("/no-location")
+    def no_location() -> t.Any:
+        return "", 302
+
+    @app.get("/dir/old")
+    def old() -> t.Any:
+        return redirect("new")  # relative to /dir/
+
+    @app.get("/dir/new")
+    def new() -> str:
+        return "new"
+
+    @app.post("/add-two")
+    def add_two() -> t.Any:
+        flash("One.", "info")
+        flash("Two.")
+        return ""
+
     return app
 
 
@@ -131,6 +162,71 @@ class Responses(ClientTestCase):
         )
         message = self.message(self.assert404, self.client.get("/list"), "listing")
         self.assertTrue(message.endswith(" : listing"), message)
+
+    def test_every_assertion_adds_msg_to_its_failure(self) -> None:
+        listing = self.client.get("/list")
+        added = self.client.post("/add")
+        followed = self.client.get("/to-other", follow_redirects=True)
+        failing: list[t.Callable[[str], object]] = [
+            lambda msg: self.assertStatus(listing, 201, msg),
+            lambda msg: self.assertRedirects(listing, "/list", msg),
+            lambda msg: self.assertRedirects(added, "/list", msg, status_code=302),
+            lambda msg: self.assertRedirects(added, "/other", msg),
+            lambda msg: self.assertRedirects(
+                self.client.get("/moved"), "/missing", msg, target_status_code=200
+            ),
+            lambda msg: self.assertRedirects(followed, "/list", msg),
+            lambda msg: self.assertRedirects(
+                followed, "/other", msg, target_status_code=201
+            ),
+            lambda msg: self.assertContains(listing, "Ann", status_code=201, msg=msg),
+            lambda msg: self.assertContains(listing, "Cy", msg=msg),
+            lambda msg: self.assertContains(listing, "Ann", 2, msg=msg),
+            lambda msg: self.assertNotContains(listing, "Cy", 201, msg),
+            lambda msg: self.assertNotContains(listing, "Ann", msg=msg),
+            lambda msg: self.assertJSONEqual("[1]", [2], msg),
+            lambda msg: self.assertJSONSubset("[1]", [2], msg),
+            lambda msg: self.assertTemplateUsed("never.html", msg),
+            lambda msg: self.assertTemplateUsed("never.html", msg=msg),
+            lambda msg: self.assertTemplateUsed(listing, "other.html", msg=msg),
+            lambda msg: self.assertTemplateNotUsed("authors.html", msg),
+            lambda msg: self.assertTemplateNotUsed("authors.html", msg=msg),
+            lambda msg: self.assertTemplateNotUsed(listing, "authors.html", msg=msg),
+            lambda msg: self.assertContext("title", "Other", msg),
+            lambda msg: self.assertContext("missing", 1, msg),
+            lambda msg: self.assertMessageFlashed("Author added.", msg=msg),
+        ]
+        for code in (200, 201, 204, 400, 401, 403, 404, 405, 409, 422, 500):
+            response = self.client.get("/status/202")
+            failing.append(
+                lambda msg, code=code, response=response: getattr(
+                    self, f"assert{code}"
+                )(response, msg)
+            )
+        for index, call in enumerate(failing):
+            with self.subTest(index=index):
+                message = self.message(call, "mine")
+                self.assertTrue(message.endswith(" : mine"), message)
+
+    def test_status_failure_shows_the_start_of_the_body(self) -> None:
+        cases = {
+            300: "\nBody: " + "x" * 300,
+            301: "\nBody: " + "x" * 300 + " ...",
+            0: "",
+        }
+        for size, shown in cases.items():
+            with self.subTest(size=size):
+                message = self.message(self.assert200, self.client.get(f"/long/{size}"))
+                self.assertEqual(
+                    message,
+                    f"Expected status 200, got 404 Not Found for GET /long/{size}."
+                    + shown,
+                )
+        # A streamed body is not read: the app may still be sending it.
+        message = self.message(self.assert200, Response(iter(["<p>"]), 404))
+        self.assertEqual(
+            message, "Expected status 200, got 404 Not Found for the request."
+        )
 
     def test_status_phrase_reads_the_same_on_every_werkzeug(self) -> None:
         # Werkzeug 3.2 sends a standard phrase in title case, not upper case; a
@@ -221,12 +317,45 @@ class Responses(ClientTestCase):
         message = self.message(self.assertURLEqual, "/x", "/y", "links")
         self.assertTrue(message.endswith(" : links"), message)
 
+    def test_normalized_form(self) -> None:
+        # What a failure shows, and what normalized_url() returns.
+        cases = {
+            "/x": "http://localhost/x",
+            "file:///tmp/x": "file:///tmp/x",
+            "http://Ann:Secret@Example.COM/": "http://Ann:Secret@example.com/",
+            "http://ann@example.com/": "http://ann@example.com/",
+            "http://LOCALHOST:99999/x": "http://localhost:99999/x",
+            "http://localhost:8080/x": "http://localhost:8080/x",
+            "http://[::1]:8080/x": "http://[::1]:8080/x",
+            "/s?a=%FF&b=%c3%a9": "http://localhost/s?a=%FF&b=%C3%A9",
+            "/s?q=a+b&next=/a/b?c": "http://localhost/s?next=/a/b?c&q=a%20b",
+            "/x#a=b/c?d": "http://localhost/x#a=b/c?d",
+            # urljoin() leaves the dots of an absolute URL.
+            "http://localhost/a/.": "http://localhost/a/",
+            "http://localhost/a/./b": "http://localhost/a/b",
+            "http://localhost/a/b/..": "http://localhost/a/",
+        }
+        for url, normalized in cases.items():
+            with self.subTest(url=url):
+                self.assertEqual(normalized_url(url), normalized)
+
     def test_url_equal_resolves_against_server_name(self) -> None:
         self.app.config["SERVER_NAME"] = "shop.test"
         self.addCleanup(self.app.config.__setitem__, "SERVER_NAME", None)
         self.assertURLEqual("/x", "http://shop.test/x")
         with self.assertRaises(self.failureException):
             self.assertURLEqual("/x", "http://localhost/x")
+
+    def test_url_equal_resolves_against_the_preferred_scheme(self) -> None:
+        config = self.app.config
+        self.addCleanup(config.update, config.copy())
+        config.update(SERVER_NAME="shop.test", PREFERRED_URL_SCHEME="https")
+        self.assertURLEqual("/x", "https://shop.test/x")
+        self.assertURLEqual("https://shop.test/x", "/x")
+        with self.assertRaises(self.failureException):
+            self.assertURLEqual("http://shop.test/x", "/x")
+        config["PREFERRED_URL_SCHEME"] = None
+        self.assertURLEqual("http://shop.test/x", "/x")
 
     def test_a_followed_redirect(self) -> None:
         # Django's follow=True: the first hop, the end of the chain, its status.
@@ -243,6 +372,10 @@ class Responses(ClientTestCase):
         self.assertEqual(
             message, "Expected a 301 redirect, got 303 See Other for POST /add."
         )
+        # A relative location is resolved against the URL the chain ended at.
+        secure = self.client.get("/secure", follow_redirects=True)
+        self.assertEqual(secure.request.url, "https://localhost/list")
+        self.assertRedirects(secure, "/list")
         moved = self.client.get("/moved", follow_redirects=True)  # to a 404
         message = self.message(
             self.assertRedirects, moved, "/missing", target_status_code=200
@@ -273,6 +406,32 @@ class Responses(ClientTestCase):
             message.startswith(
                 "Expected status 200, got 404 Not Found for GET /missing."
             )
+        )
+
+    def test_a_redirect_without_a_location_fails(self) -> None:
+        message = self.message(
+            self.assertRedirects, self.client.get("/no-location"), "/list"
+        )
+        self.assertEqual(message, "GET /no-location redirects to '', not to '/list'.")
+
+    def test_a_relative_location_is_relative_to_the_request(self) -> None:
+        response = self.client.get("/dir/old")
+        self.assertEqual(response.headers["Location"], "new")
+        self.assertRedirects(response, "/dir/new", target_status_code=200)
+        self.assertRedirects(response, "new")
+        with self.assertRaises(self.failureException):
+            self.assertRedirects(response, "/new")
+
+    def test_a_response_not_from_the_client(self) -> None:
+        # A response made by hand, or returned by a view called directly, has
+        # no request: the URLs are resolved against http://localhost/.
+        self.assertRedirects(redirect("/list"), "/list")
+        self.assertRedirects(redirect("list"), "http://localhost/list")
+        message = self.message(self.assertRedirects, redirect("/list"), "/other")
+        self.assertEqual(message, "the request redirects to '/list', not to '/other'.")
+        message = self.message(self.assert200, Response("", 404))
+        self.assertEqual(
+            message, "Expected status 200, got 404 Not Found for the request."
         )
 
     def test_contains(self) -> None:
@@ -306,6 +465,16 @@ class Responses(ClientTestCase):
         self.assertContains(response, "<li>Ann</li>", count=0, html=True)
         self.assertContains(response, "Bob", count=1, html=True)
 
+    def test_contains_html_as_bytes(self) -> None:
+        response = self.client.get("/list")
+        needle = f'<li  data-id="{self.author_id("Ann")}">\n Ann </li>'
+        self.assertContains(response, needle.encode(), html=True)
+        self.assertContains(response, b"<li>Ann</li>", count=0, html=True)
+        message = self.message(self.assertNotContains, response, needle, html=True)
+        self.assertEqual(
+            message, f"{needle!r} found 1 time(s) in the response to GET /list."
+        )
+
     def test_parse_html(self) -> None:
         self.assertEqual(
             parse_html('<p class="b a" id=x>Hi <br> there</p>'),
@@ -336,6 +505,26 @@ class Responses(ClientTestCase):
                 )
         message = self.message(self.assertJSONEqual, self.client.get("/list"), {})
         self.assertTrue(message.startswith("The body is not JSON ("), message)
+
+    def test_a_body_that_is_not_json_fails(self) -> None:
+        # As bytes too, in any encoding: the failure shows the start of it.
+        cases = {
+            "<p>Hi</p>": "'<p>Hi</p>'",
+            b"<p>Hi</p>": "'<p>Hi</p>'",
+            b"\xff<p>": "'\ufffd<p>'",
+            "x" * 250: repr("x" * 200),
+            b"x" * 250: repr("x" * 200),
+        }
+        for body, shown in cases.items():
+            for assertion in (self.assertJSONEqual, self.assertJSONSubset):
+                with self.subTest(body=body, assertion=assertion.__name__):
+                    message = self.message(assertion, body, {})
+                    self.assertTrue(message.startswith("The body is not JSON ("))
+                    self.assertTrue(message.endswith(f"): {shown}"), message)
+
+    def test_json_subset_of_an_empty_object(self) -> None:
+        message = self.message(self.assertJSONSubset, "{}", {"total": 1})
+        self.assertEqual(message, "$: no key 'total' (keys: none).")
 
     def test_templates_and_context(self) -> None:
         self.client.get("/list")
@@ -427,6 +616,49 @@ class Responses(ClientTestCase):
             with self.subTest(call=call), self.assertRaises(TypeError):
                 call()
 
+    def test_template_argument_errors_say_what_is_taken(self) -> None:
+        response = self.client.get("/list")
+        case: t.Any = self  # the calls are wrong on purpose
+        usage = "takes (name, msg=None) or (response, name, msg=None)"
+        not_ours = (
+            f"{usage}, the response from the test's client, self.client, whose"
+            " requests are told apart; not "
+        )
+        cases: list[tuple[str, t.Callable[[], object]]] = [
+            (
+                f"assertTemplateUsed() {usage}: ",
+                lambda: case.assertTemplateUsed("a", "b", "c"),
+            ),
+            (
+                f"assertTemplateNotUsed() {usage}: ",
+                lambda: case.assertTemplateNotUsed(response, "a", "b", "c"),
+            ),
+            (
+                f"assertTemplateUsed() {not_ours}<object",
+                lambda: case.assertTemplateUsed(object(), "authors.html"),
+            ),
+            (
+                f"assertTemplateNotUsed() {not_ours}<object",
+                lambda: case.assertTemplateNotUsed(object(), "authors.html"),
+            ),
+            (
+                f"assertTemplateNotUsed() {not_ours}namespace(",
+                lambda: case.assertTemplateNotUsed(
+                    types.SimpleNamespace(history=()), "authors.html"
+                ),
+            ),
+            (
+                "assertRendersTemplate() takes a template's name, not <",
+                lambda: case.assertRendersTemplate(response),
+            ),
+        ]
+        for start, call in cases:
+            with self.subTest(start=start):
+                with self.assertRaises(TypeError) as raised:
+                    call()
+                message = str(raised.exception)
+                self.assertTrue(message.startswith(start), message)
+
     def test_renders_template_in_a_block(self) -> None:
         self.client.get("/list")
         with self.assertRendersTemplate("other.html"):
@@ -469,8 +701,11 @@ class Responses(ClientTestCase):
         with self.assertRaises(TypeError) as raised:
             with self.assertTemplateUsed("authors.html"):
                 self.client.get("/other")
-        self.assertIn(
-            "'with self.assertRendersTemplate('authors.html'):'", str(raised.exception)
+        self.assertEqual(
+            str(raised.exception),
+            "assertTemplateUsed('authors.html') checks the whole test at once and"
+            " is not a context manager. To check what a block renders, write"
+            " 'with self.assertRendersTemplate('authors.html'):'.",
         )
 
     def test_templates_are_per_test(self) -> None:
@@ -492,6 +727,19 @@ class Responses(ClientTestCase):
             " Flashed:\n  'success': 'Author added.'",
         )
         self.assertEqual(self.flashed_messages, [("Author added.", "success")])
+
+    def test_flashed_messages_in_the_failure(self) -> None:
+        message = self.message(self.assertMessageFlashed, "One.")
+        self.assertEqual(
+            message, "'One.' was not flashed with category 'message'. Flashed: none."
+        )
+        self.client.post("/add-two")
+        message = self.message(self.assertMessageFlashed, "One.")
+        self.assertEqual(
+            message,
+            "'One.' was not flashed with category 'message'."
+            " Flashed:\n  'info': 'One.'\n  'message': 'Two.'",
+        )
 
     def author_id(self, name: str) -> int:
         return db.session.scalar(db.select(Author.id).where(Author.name == name))  # type: ignore[return-value]
@@ -559,6 +807,15 @@ class RepeatedQueriesInRequests(ClientTestCase):
         self.assertIn("in the request POST /shelve", str(raised.exception))
         self.assertRedirects(self.client.post("/shelve"), "/shelf")
 
+    def test_the_redirect_target_is_a_request_too(self) -> None:
+        # The client's own check fails the target's request: a failure, not an
+        # error in the app.
+        with self.assertRaises(self.failureException) as raised:
+            self.assertRedirects(
+                self.client.post("/shelve"), "/shelf", target_status_code=200
+            )
+        self.assertIn("in the request GET /shelf", str(raised.exception))
+
     def test_bad_limit(self) -> None:
         from .support import run_case
 
@@ -570,6 +827,21 @@ class RepeatedQueriesInRequests(ClientTestCase):
             "'Wrong.max_queries_per_request' must be a whole number of 1 or more,"
             " or None, not 0.",
             result.problems(),
+        )
+
+
+class OnAPlainTestCase(ResponseAssertions, unittest.TestCase):
+    """The mixin on a test case of one's own, with no app and no client."""
+
+    def test_urls_resolve_against_localhost(self) -> None:
+        self.assertURLEqual("/x", "http://localhost/x")
+        self.assertRedirects(redirect("/x"), "http://localhost/x")
+
+    def test_a_redirect_target_needs_the_client(self) -> None:
+        with self.assertRaises(TypeError) as raised:
+            self.assertRedirects(redirect("/x"), "/x", target_status_code=200)
+        self.assertEqual(
+            str(raised.exception), "target_status_code needs the test's 'client'."
         )
 
 
@@ -603,6 +875,13 @@ class OutsideATest(unittest.TestCase):
         ):
             with self.assertRaisesRegex(RuntimeError, "while a test of"):
                 read()
+        with self.assertRaises(RuntimeError) as raised:
+            case.rendered_templates  # noqa: B018
+        self.assertEqual(
+            str(raised.exception),
+            "'Responses' records templates and flashed messages while a test of"
+            " the class runs.",
+        )
 
 
 class FailureTraceback(unittest.TestCase):
@@ -644,6 +923,8 @@ class FailureTraceback(unittest.TestCase):
         self.assertIn("stock must be positive", problems["test_target_asserts"])
         text = problems["test_status"]
         self.assertIn("Expected status 404, got 200 OK for GET /list.", text)
+        if "MUTANT_UNDER_TEST" in os.environ:
+            return  # mutmut's trampoline adds its own frames to the traceback
         last_frame = text.split("AssertionError")[0].strip().splitlines()[-2:]
         self.assertIn(__file__, last_frame[0])
         self.assertIn("self.assert404(", last_frame[1])
