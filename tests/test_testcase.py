@@ -1051,3 +1051,37 @@ class ReuseAppTests(unittest.TestCase):
             self.assertEqual(observer.counts()["author"], 0)
         # One app for the three classes that share it, one for the one that does not.
         self.assertEqual(len(built), 2)
+
+    def test_classes_with_other_factories_get_their_own_apps(self) -> None:
+        apps: dict[str, Flask] = {}
+
+        class Base(TransactionalTestCase):
+            reuse_app = True
+
+            def test_a(self) -> None:
+                apps.setdefault(type(self).__name__, self.app)
+
+        # Each form of create_app: the app is shared by its function.
+        def create_app(self: t.Any) -> Flask:
+            return memory_app()
+
+        cases = [
+            type(name, (Base,), {"create_app": form})
+            for name, form in [
+                ("Plain", create_app),
+                ("PlainAgain", create_app),
+                ("Other", lambda self: memory_app()),
+                ("Static", staticmethod(memory_app)),
+                ("StaticAgain", staticmethod(memory_app)),
+                ("Class", classmethod(create_app)),
+            ]
+        ]
+        for case in cases:
+            result = run_case(case)
+            self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertIs(apps["Plain"], apps["PlainAgain"])
+        self.assertIs(apps["Static"], apps["StaticAgain"])
+        self.assertIs(apps["Class"], apps["Plain"])  # the same function
+        self.assertIsNot(apps["Other"], apps["Plain"])
+        self.assertIsNot(apps["Static"], apps["Plain"])
+        self.assertIsNot(apps["Static"], apps["Other"])
