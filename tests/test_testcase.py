@@ -6,6 +6,7 @@ import contextvars
 import functools
 import os
 import threading
+import traceback
 import typing as t
 import unittest
 from unittest import mock
@@ -86,6 +87,7 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         self.assertTrue(run_case(Case).wasSuccessful())
         self.assertEqual(calls, [Case])
         self.assertFalse(hasattr(Case, "app"))  # forgotten when the class ends
+        self.assertFalse(hasattr(Case, "db"))  # found on the app: forgotten too
 
     def test_missing(self) -> None:
         class NoFactoryTests(TransactionalTestCase):
@@ -94,6 +96,22 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
 
         error = self.only_error(NoFactoryTests)
         self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
+
+    def test_a_said_error_leaves_the_librarys_frames_out(self) -> None:
+        # Its message says it all; the frames it passed through may hold URLs,
+        # which a runner can print with their arguments.
+        class NoFactoryTests(TransactionalTestCase):
+            def test_a(self) -> None:
+                pass
+
+        with self.assertRaises(TypeError) as raised:
+            NoFactoryTests.setUpClass()
+        NoFactoryTests.doClassCleanups()
+        error = raised.exception
+        frames = [frame.name for frame in traceback.extract_tb(error.__traceback__)]
+        self.assertNotIn("_build_app", frames)
+        self.assertNotIn("_dbcase_set_up_class", frames)
+        self.assertTrue(error.__suppress_context__)
 
     def test_returns_none(self) -> None:
         class NoneTests(TransactionalTestCase):
@@ -836,6 +854,29 @@ class ContextTests(unittest.TestCase):
             def test_a(self) -> None:
                 self.assertIsInstance(self.client, MyClient)
                 self.assertEqual(self.client.get("/authors").json, [])
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_responses_are_the_apps_response_class(self) -> None:
+        from flask import Response
+
+        class MyResponse(Response):
+            pass
+
+        def create_app() -> Flask:
+            app = memory_app()
+            app.response_class = MyResponse
+            return app
+
+        class Case(ClientTestCase):
+            def create_app(self) -> Flask:
+                return create_app()
+
+            def test_a(self) -> None:
+                response = self.client.get("/authors")
+                self.assertIsInstance(response, MyResponse)
+                self.assertEqual(response.json, [])
 
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
