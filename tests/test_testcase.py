@@ -627,6 +627,24 @@ class ContextTests(unittest.TestCase):
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
 
+    def test_contexts_of_another_app_leave_the_session_alone(self) -> None:
+        other = Flask("other")
+
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                author = Author(name="Ada")
+                db.session.add(author)
+                db.session.commit()
+                self.assertEqual(author.name, "Ada")
+                with other.app_context():  # another app's: not this session's
+                    pass
+                self.assertNotIn("name", sa.inspect(author).expired_attributes)
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
     def test_session_options(self) -> None:
         expired: list[set[str]] = []
 
