@@ -407,6 +407,28 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
 
         self.assertTrue(run_case(Swapped).wasSuccessful())
 
+    def test_set_up_class_called_twice_sets_up_once(self) -> None:
+        built: list[Flask] = []
+
+        class TwiceTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                built.append(memory_app())
+                return built[-1]
+
+            @classmethod
+            def setUpClass(cls) -> None:
+                super().setUpClass()
+                super().setUpClass()
+
+            def test_a(self) -> None:
+                self.assertIs(self.app, built[0])
+
+        result = run_case(TwiceTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(len(built), 1)
+        self.assertFalse(hasattr(TwiceTests, "app"))
+
     def test_run_without_set_up_class(self) -> None:
         class DirectTests(TransactionalTestCase):
             create_app = staticmethod(memory_app)
