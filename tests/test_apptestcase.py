@@ -218,6 +218,7 @@ class Refusals(_Mixin):
             " their database connections are refused until they end.",
             result.problems(),
         )
+        self.assertIn("raise 'Threads.thread_timeout'", result.problems())
         release.set()
         for _ in range(1000):
             if outcome:
