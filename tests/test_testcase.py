@@ -697,7 +697,12 @@ class ContextTests(unittest.TestCase):
             " does not take. Its options: ",
             message,
         )
-        self.assertIn("expire_on_commit", message.rpartition("Its options:")[2])
+        listed = message.rpartition("Its options: ")[2].partition(".")[0]
+        options = listed.split(", ")
+        self.assertIn("expire_on_commit", options)
+        self.assertIn("bind", options)  # Session's one positional parameter
+        self.assertNotIn("self", options)
+        self.assertNotIn("db", options)  # Flask-SQLAlchemy's, not an option
         # Nothing of the failed setup is left on the class: run again (as a
         # runner that splits a class's tests does), it fails again, rather than
         # running its tests on an app that was never pointed at a test database.
