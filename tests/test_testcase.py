@@ -305,7 +305,9 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         ]:
             with mock.patch(
                 "importlib.util.find_spec",
-                lambda name, installed=installed: object() if installed else None,
+                lambda name, installed=installed: (
+                    object() if installed and name == "pymysql" else None
+                ),
             ):
                 hint = _install_hint("MySQLdb")
             self.assertEqual(
