@@ -265,6 +265,8 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
             ("postgresql+psycopg3://u@h/shop", "knows no driver 'psycopg3' for"),
             ("", "a database URL of the app is not one SQLAlchemy can read"),
             ("localhost/shop", "Write it as 'dialect+driver://user@host/database'"),
+            ("nosuch+x://u@h/shop", "knows no database 'nosuch+x'"),
+            ("nosuch://u@h/shop", "Check the URL's scheme"),
         ]:
             with self.subTest(url=url):
                 config = {"SQLALCHEMY_DATABASE_URI": url}
