@@ -907,6 +907,24 @@ class ContextTests(unittest.TestCase):
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
 
+    def test_max_queries_per_request_must_be_a_whole_number(self) -> None:
+        for limit in (True, "3", 0, 2.0):
+            with self.subTest(limit=limit):
+                case = type(
+                    "Limited",
+                    (ClientTestCase,),
+                    {
+                        "create_app": staticmethod(memory_app),
+                        "max_queries_per_request": limit,
+                        "test_a": lambda self: None,
+                    },
+                )
+                self.assertIn(
+                    "TypeError: 'Limited.max_queries_per_request' must be a whole"
+                    f" number of 1 or more, or None, not {limit!r}.",
+                    only_error(case),
+                )
+
     def test_responses_are_the_apps_response_class(self) -> None:
         from flask import Response
 
