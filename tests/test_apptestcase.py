@@ -9,6 +9,7 @@ import typing as t
 import unittest
 
 import sqlalchemy as sa
+from flask import flash
 from flask import Flask
 from flask import render_template_string
 from flask import url_for
@@ -344,6 +345,30 @@ class LifecycleTests(unittest.TestCase):
             "'DirectPages' has no app set up: its 'setUpClass' did not run",
             result.errors[0][1],
         )
+
+    def test_response_assertions_read_the_apps_requests(self) -> None:
+        engine = self.engine
+
+        class Pages(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = site_app(engine, SECRET_KEY="x", SERVER_NAME="shop.test")
+
+                @app.get("/hello")
+                def hello() -> str:
+                    flash("hi")
+                    return render_template_string("{{ who }}", who="Ada")
+
+                return app
+
+            def test_a(self) -> None:
+                self.assertEqual(self.client.get("/hello").text, "Ada")
+                self.assertMessageFlashed("hi")
+                self.assertContext("who", "Ada")
+                self.assertURLEqual("/hello", "http://shop.test/hello")
+
+        result = run_case(Pages)
+        self.assertTrue(result.wasSuccessful(), result.problems())
 
     def test_client_and_response_classes(self) -> None:
         from flask import Response
