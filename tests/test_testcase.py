@@ -97,6 +97,16 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         error = self.only_error(NoFactoryTests)
         self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
 
+    def test_missing_with_reuse_app(self) -> None:
+        class SharedNoFactoryTests(TransactionalTestCase):
+            reuse_app = True
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(SharedNoFactoryTests)
+        self.assertIn("TypeError: 'SharedNoFactoryTests' has no 'create_app'", error)
+
     def test_a_said_error_leaves_the_librarys_frames_out(self) -> None:
         # Its message says it all; the frames it passed through may hold URLs,
         # which a runner can print with their arguments.
