@@ -9,6 +9,7 @@ import typing as t
 import unittest
 
 import sqlalchemy as sa
+from flask import flash
 from flask import Flask
 from flask import render_template_string
 from flask import url_for
@@ -218,6 +219,7 @@ class Refusals(_Mixin):
             " their database connections are refused until they end.",
             result.problems(),
         )
+        self.assertIn("raise 'Threads.thread_timeout'", result.problems())
         release.set()
         for _ in range(1000):
             if outcome:
@@ -251,3 +253,149 @@ class Refusals(_Mixin):
 
 globals().update(engine_classes([Refusals], ENGINES))
 del Refusals
+
+
+class LifecycleTests(unittest.TestCase):
+    """What AppTestCase does to the class, on SQLite alone: it never connects."""
+
+    engine = ENGINES[0]
+
+    def test_create_app_that_catches_the_refusal_still_fails(self) -> None:
+        engine = self.engine
+
+        class Catching(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = site_app(engine)
+                with app.app_context():
+                    try:
+                        db.create_all()
+                    except DatabaseNotAllowedError:
+                        pass  # an app that hides the error
+                return app
+
+            def test_never_runs(self) -> None:
+                raise AssertionError("ran")
+
+        result = run_case(Catching)
+        self.assertIn(
+            "DatabaseNotAllowedError: 'Catching.create_app' tried to connect to ",
+            result.problems(),
+        )
+        self.assertEqual(result.testsRun, 0)
+
+    def test_app_attribute_is_forgotten_or_put_back(self) -> None:
+        engine = self.engine
+        marker = object()
+
+        class Pages(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return site_app(engine)
+
+            def test_a(self) -> None:
+                self.assertIsInstance(self.app, Flask)
+
+        class Marked(Pages):
+            app = marker  # type: ignore[assignment]
+
+        for case in (Pages, Marked):
+            result = run_case(case)
+            self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertNotIn("app", vars(Pages))
+        self.assertIs(Marked.app, marker)
+
+    def test_set_up_class_called_twice_sets_up_once(self) -> None:
+        engine = self.engine
+        built: list[Flask] = []
+
+        class Twice(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                built.append(site_app(engine))
+                return built[-1]
+
+            @classmethod
+            def setUpClass(cls) -> None:
+                super().setUpClass()
+                super().setUpClass()
+
+            def test_a(self) -> None:
+                self.assertIs(self.app, built[0])
+
+        result = run_case(Twice)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(len(built), 1)
+        self.assertNotIn("app", vars(Twice))
+
+    def test_run_without_set_up_class(self) -> None:
+        engine = self.engine
+
+        class DirectPages(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                return site_app(engine)
+
+            def test_a(self) -> None:
+                pass
+
+        result = unittest.TestResult()
+        DirectPages("test_a").run(result)  # a TestCase runs no setUpClass itself
+        self.assertIn(
+            "'DirectPages' has no app set up: its 'setUpClass' did not run",
+            result.errors[0][1],
+        )
+
+    def test_response_assertions_read_the_apps_requests(self) -> None:
+        engine = self.engine
+
+        class Pages(AppTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = site_app(engine, SECRET_KEY="x", SERVER_NAME="shop.test")
+
+                @app.get("/hello")
+                def hello() -> str:
+                    flash("hi")
+                    return render_template_string("{{ who }}", who="Ada")
+
+                return app
+
+            def test_a(self) -> None:
+                self.assertEqual(self.client.get("/hello").text, "Ada")
+                self.assertMessageFlashed("hi")
+                self.assertContext("who", "Ada")
+                self.assertURLEqual("/hello", "http://shop.test/hello")
+
+        result = run_case(Pages)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_client_and_response_classes(self) -> None:
+        from flask import Response
+        from flask.testing import FlaskClient
+
+        engine = self.engine
+
+        class MyClient(FlaskClient):
+            pass
+
+        class MyResponse(Response):
+            pass
+
+        class Pages(AppTestCase):
+            client_class = MyClient
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = site_app(engine)
+                app.response_class = MyResponse
+                return app
+
+            def test_a(self) -> None:
+                self.assertIsInstance(self.client, MyClient)
+                response = self.client.get("/")
+                self.assertIsInstance(response, MyResponse)
+                self.assertEqual(response.text, "<h1>Shop</h1>")
+
+        result = run_case(Pages)
+        self.assertTrue(result.wasSuccessful(), result.problems())

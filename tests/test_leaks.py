@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import typing as t
 import unittest
+from unittest import mock
 
 import sqlalchemy as sa
 from flask import Flask
@@ -102,6 +104,13 @@ class LeakDetection(_Mixin):
         # The second is blamed for its own row only.
         self.assertIn("'author': 1 in ", failed["test_2_thread"])
         self.assertEqual(len(result.errors), 1)  # the class's check, which cleans up
+        self.next_class_is_clean()
+
+    def test_strict_from_the_environment(self) -> None:
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_STRICT": "1"}):
+            result = run_case(self.leaking_class())
+        failed = [test.id().rpartition(".")[2] for test, _ in result.failures]
+        self.assertEqual(sorted(failed), ["test_1_own_engine", "test_2_thread"])
         self.next_class_is_clean()
 
 

@@ -87,6 +87,10 @@ class LiveServer(_Mixin):
         self.assertEqual(
             self.live_url("list_authors"), self.live_server_url + "/authors"
         )
+        self.assertEqual(
+            self.live_url("rename_author", id=3),
+            self.live_server_url + "/authors/3/rename",
+        )
 
 
 class ServerLifecycle(unittest.TestCase):

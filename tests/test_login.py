@@ -29,6 +29,11 @@ def login_app(protection: str) -> t.Any:
     users = {"ann": User("ann"), "bob": User("bob", active=False)}
     manager.user_loader(users.get)
 
+    @app.post("/login/<id>")
+    def login(id: str) -> str:
+        flask_login.login_user(users[id])
+        return "in"
+
     @app.get("/me")
     @flask_login.login_required
     def me() -> dict[str, t.Any]:
@@ -49,6 +54,16 @@ class Login(ClientTestCase):
         self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": True})
         self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": True})
         self.logout()
+        self.assert401(self.client.get("/me"))
+
+    def test_logout_after_the_apps_own_login(self) -> None:
+        # No login(): logout() removes the keys Flask-Login writes.
+        self.client.post("/login/ann")
+        self.assertJSONEqual(self.client.get("/me"), {"id": "ann", "fresh": True})
+        self.logout()
+        with self.client.session_transaction() as session:
+            for key in ("_user_id", "_fresh", "_id"):
+                self.assertNotIn(key, session)
         self.assert401(self.client.get("/me"))
 
     def test_not_fresh(self) -> None:

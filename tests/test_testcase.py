@@ -6,6 +6,7 @@ import contextvars
 import functools
 import os
 import threading
+import traceback
 import typing as t
 import unittest
 from unittest import mock
@@ -86,6 +87,7 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         self.assertTrue(run_case(Case).wasSuccessful())
         self.assertEqual(calls, [Case])
         self.assertFalse(hasattr(Case, "app"))  # forgotten when the class ends
+        self.assertFalse(hasattr(Case, "db"))  # found on the app: forgotten too
 
     def test_missing(self) -> None:
         class NoFactoryTests(TransactionalTestCase):
@@ -94,6 +96,32 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
 
         error = self.only_error(NoFactoryTests)
         self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
+
+    def test_missing_with_reuse_app(self) -> None:
+        class SharedNoFactoryTests(TransactionalTestCase):
+            reuse_app = True
+
+            def test_a(self) -> None:
+                pass
+
+        error = self.only_error(SharedNoFactoryTests)
+        self.assertIn("TypeError: 'SharedNoFactoryTests' has no 'create_app'", error)
+
+    def test_a_said_error_leaves_the_librarys_frames_out(self) -> None:
+        # Its message says it all; the frames it passed through may hold URLs,
+        # which a runner can print with their arguments.
+        class NoFactoryTests(TransactionalTestCase):
+            def test_a(self) -> None:
+                pass
+
+        with self.assertRaises(TypeError) as raised:
+            NoFactoryTests.setUpClass()
+        NoFactoryTests.doClassCleanups()
+        error = raised.exception
+        frames = [frame.name for frame in traceback.extract_tb(error.__traceback__)]
+        self.assertNotIn("_build_app", frames)
+        self.assertNotIn("_dbcase_set_up_class", frames)
+        self.assertTrue(error.__suppress_context__)
 
     def test_returns_none(self) -> None:
         class NoneTests(TransactionalTestCase):
@@ -247,6 +275,8 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
             ("postgresql+psycopg3://u@h/shop", "knows no driver 'psycopg3' for"),
             ("", "a database URL of the app is not one SQLAlchemy can read"),
             ("localhost/shop", "Write it as 'dialect+driver://user@host/database'"),
+            ("nosuch+x://u@h/shop", "knows no database 'nosuch+x'"),
+            ("nosuch://u@h/shop", "Check the URL's scheme"),
         ]:
             with self.subTest(url=url):
                 config = {"SQLALCHEMY_DATABASE_URI": url}
@@ -287,7 +317,9 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         ]:
             with mock.patch(
                 "importlib.util.find_spec",
-                lambda name, installed=installed: object() if installed else None,
+                lambda name, installed=installed: (
+                    object() if installed and name == "pymysql" else None
+                ),
             ):
                 hint = _install_hint("MySQLdb")
             self.assertEqual(
@@ -388,6 +420,28 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
                 pass
 
         self.assertTrue(run_case(Swapped).wasSuccessful())
+
+    def test_set_up_class_called_twice_sets_up_once(self) -> None:
+        built: list[Flask] = []
+
+        class TwiceTests(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                built.append(memory_app())
+                return built[-1]
+
+            @classmethod
+            def setUpClass(cls) -> None:
+                super().setUpClass()
+                super().setUpClass()
+
+            def test_a(self) -> None:
+                self.assertIs(self.app, built[0])
+
+        result = run_case(TwiceTests)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(len(built), 1)
+        self.assertFalse(hasattr(TwiceTests, "app"))
 
     def test_run_without_set_up_class(self) -> None:
         class DirectTests(TransactionalTestCase):
@@ -609,6 +663,24 @@ class ContextTests(unittest.TestCase):
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
 
+    def test_contexts_of_another_app_leave_the_session_alone(self) -> None:
+        other = Flask("other")
+
+        class Case(TransactionalTestCase):
+            create_app = staticmethod(memory_app)
+
+            def test_a(self) -> None:
+                author = Author(name="Ada")
+                db.session.add(author)
+                db.session.commit()
+                self.assertEqual(author.name, "Ada")
+                with other.app_context():  # another app's: not this session's
+                    pass
+                self.assertNotIn("name", sa.inspect(author).expired_attributes)
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
     def test_session_options(self) -> None:
         expired: list[set[str]] = []
 
@@ -639,7 +711,12 @@ class ContextTests(unittest.TestCase):
             " does not take. Its options: ",
             message,
         )
-        self.assertIn("expire_on_commit", message.rpartition("Its options:")[2])
+        listed = message.rpartition("Its options: ")[2].partition(".")[0]
+        options = listed.split(", ")
+        self.assertIn("expire_on_commit", options)
+        self.assertIn("bind", options)  # Session's one positional parameter
+        self.assertNotIn("self", options)
+        self.assertNotIn("db", options)  # Flask-SQLAlchemy's, not an option
         # Nothing of the failed setup is left on the class: run again (as a
         # runner that splits a class's tests does), it fails again, rather than
         # running its tests on an app that was never pointed at a test database.
@@ -836,6 +913,47 @@ class ContextTests(unittest.TestCase):
             def test_a(self) -> None:
                 self.assertIsInstance(self.client, MyClient)
                 self.assertEqual(self.client.get("/authors").json, [])
+
+        result = run_case(Case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+
+    def test_max_queries_per_request_must_be_a_whole_number(self) -> None:
+        for limit in (True, "3", 0, 2.0):
+            with self.subTest(limit=limit):
+                case = type(
+                    "Limited",
+                    (ClientTestCase,),
+                    {
+                        "create_app": staticmethod(memory_app),
+                        "max_queries_per_request": limit,
+                        "test_a": lambda self: None,
+                    },
+                )
+                self.assertIn(
+                    "TypeError: 'Limited.max_queries_per_request' must be a whole"
+                    f" number of 1 or more, or None, not {limit!r}.",
+                    only_error(case),
+                )
+
+    def test_responses_are_the_apps_response_class(self) -> None:
+        from flask import Response
+
+        class MyResponse(Response):
+            pass
+
+        def create_app() -> Flask:
+            app = memory_app()
+            app.response_class = MyResponse
+            return app
+
+        class Case(ClientTestCase):
+            def create_app(self) -> Flask:
+                return create_app()
+
+            def test_a(self) -> None:
+                response = self.client.get("/authors")
+                self.assertIsInstance(response, MyResponse)
+                self.assertEqual(response.json, [])
 
         result = run_case(Case)
         self.assertTrue(result.wasSuccessful(), result.problems())
@@ -1051,3 +1169,37 @@ class ReuseAppTests(unittest.TestCase):
             self.assertEqual(observer.counts()["author"], 0)
         # One app for the three classes that share it, one for the one that does not.
         self.assertEqual(len(built), 2)
+
+    def test_classes_with_other_factories_get_their_own_apps(self) -> None:
+        apps: dict[str, Flask] = {}
+
+        class Base(TransactionalTestCase):
+            reuse_app = True
+
+            def test_a(self) -> None:
+                apps.setdefault(type(self).__name__, self.app)
+
+        # Each form of create_app: the app is shared by its function.
+        def create_app(self: t.Any) -> Flask:
+            return memory_app()
+
+        cases = [
+            type(name, (Base,), {"create_app": form})
+            for name, form in [
+                ("Plain", create_app),
+                ("PlainAgain", create_app),
+                ("Other", lambda self: memory_app()),
+                ("Static", staticmethod(memory_app)),
+                ("StaticAgain", staticmethod(memory_app)),
+                ("Class", classmethod(create_app)),
+            ]
+        ]
+        for case in cases:
+            result = run_case(case)
+            self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertIs(apps["Plain"], apps["PlainAgain"])
+        self.assertIs(apps["Static"], apps["StaticAgain"])
+        self.assertIs(apps["Class"], apps["Plain"])  # the same function
+        self.assertIsNot(apps["Other"], apps["Plain"])
+        self.assertIsNot(apps["Static"], apps["Plain"])
+        self.assertIsNot(apps["Static"], apps["Other"])

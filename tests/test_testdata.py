@@ -102,6 +102,28 @@ class FixtureErrors(unittest.TestCase):
         self.assertIn(f"\n  {self.folder}\n", message)
         self.assertIn(os.path.join(os.path.dirname(__file__), "fixtures"), message)
 
+    def test_found_beside_the_test_module(self) -> None:
+        # The app's root path has no fixtures folder: the test module's has.
+        folder = self.folder
+        counts: list[int] = []
+
+        def create_app(self: t.Any) -> t.Any:
+            app = make_app(ENGINES[0])
+            app.root_path = folder
+            return app
+
+        def test_a(self: t.Any) -> None:
+            counts.append(db.session.scalar(sa.select(sa.func.count(Author.id))))
+
+        case = type(
+            "Beside",
+            (TransactionalTestCase,),
+            {"create_app": create_app, "fixtures": ["authors.json"], "test_a": test_a},
+        )
+        result = run_case(case)
+        self.assertTrue(result.wasSuccessful(), result.problems())
+        self.assertEqual(counts, [2])
+
     def test_unknown_model(self) -> None:
         self.write("x.json", [{"model": "Autor", "fields": {}}])
         message = self.error(["x.json"])
