@@ -349,6 +349,33 @@ def only_error(case: type[unittest.TestCase]) -> str:
     return problems[0][1]
 
 
+def check_set_up_once(
+    test: unittest.TestCase, base: type, factory: t.Callable[[], t.Any]
+) -> None:
+    """A class of ``base`` whose ``setUpClass`` calls the library's twice is
+    set up once: one app built, and nothing left on the class after."""
+    built: list[t.Any] = []
+
+    class Twice(base):  # type: ignore[valid-type,misc]
+        @classmethod
+        def create_app(cls) -> t.Any:
+            built.append(factory())
+            return built[-1]
+
+        @classmethod
+        def setUpClass(cls) -> None:
+            super().setUpClass()
+            super().setUpClass()
+
+        def test_a(self) -> None:
+            self.assertIs(self.app, built[0])
+
+    result = run_case(Twice)
+    test.assertTrue(result.wasSuccessful(), result.problems())
+    test.assertEqual(len(built), 1)
+    test.assertNotIn("app", vars(Twice))
+
+
 def run_case(
     case: type[unittest.TestCase], observer: Observer | None = None
 ) -> WatchingResult:

@@ -19,6 +19,7 @@ from flask_dbcase import DatabaseNotAllowedError
 from flask_dbcase import override_config
 
 from .support import Author
+from .support import check_set_up_once
 from .support import db
 from .support import engine_classes
 from .support import ENGINES
@@ -307,26 +308,7 @@ class LifecycleTests(unittest.TestCase):
 
     def test_set_up_class_called_twice_sets_up_once(self) -> None:
         engine = self.engine
-        built: list[Flask] = []
-
-        class Twice(AppTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                built.append(site_app(engine))
-                return built[-1]
-
-            @classmethod
-            def setUpClass(cls) -> None:
-                super().setUpClass()
-                super().setUpClass()
-
-            def test_a(self) -> None:
-                self.assertIs(self.app, built[0])
-
-        result = run_case(Twice)
-        self.assertTrue(result.wasSuccessful(), result.problems())
-        self.assertEqual(len(built), 1)
-        self.assertNotIn("app", vars(Twice))
+        check_set_up_once(self, AppTestCase, lambda: site_app(engine))
 
     def test_run_without_set_up_class(self) -> None:
         engine = self.engine

@@ -27,6 +27,7 @@ from flask_dbcase import override_config
 from flask_dbcase import TransactionalTestCase
 
 from .support import Author
+from .support import check_set_up_once
 from .support import db
 from .support import ENGINES
 from .support import make_app
@@ -90,22 +91,17 @@ class CreateAppTests(ErrorsMixin, unittest.TestCase):
         self.assertFalse(hasattr(Case, "db"))  # found on the app: forgotten too
 
     def test_missing(self) -> None:
-        class NoFactoryTests(TransactionalTestCase):
-            def test_a(self) -> None:
-                pass
+        for shared in (False, True):  # looked up before anything is shared
 
-        error = self.only_error(NoFactoryTests)
-        self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
+            class NoFactoryTests(TransactionalTestCase):
+                reuse_app = shared
 
-    def test_missing_with_reuse_app(self) -> None:
-        class SharedNoFactoryTests(TransactionalTestCase):
-            reuse_app = True
+                def test_a(self) -> None:
+                    pass
 
-            def test_a(self) -> None:
-                pass
-
-        error = self.only_error(SharedNoFactoryTests)
-        self.assertIn("TypeError: 'SharedNoFactoryTests' has no 'create_app'", error)
+            with self.subTest(reuse_app=shared):
+                error = self.only_error(NoFactoryTests)
+                self.assertIn("TypeError: 'NoFactoryTests' has no 'create_app'", error)
 
     def test_a_said_error_leaves_the_librarys_frames_out(self) -> None:
         # Its message says it all; the frames it passed through may hold URLs,
@@ -422,26 +418,7 @@ class SuperCallTests(ErrorsMixin, unittest.TestCase):
         self.assertTrue(run_case(Swapped).wasSuccessful())
 
     def test_set_up_class_called_twice_sets_up_once(self) -> None:
-        built: list[Flask] = []
-
-        class TwiceTests(TransactionalTestCase):
-            @classmethod
-            def create_app(cls) -> Flask:
-                built.append(memory_app())
-                return built[-1]
-
-            @classmethod
-            def setUpClass(cls) -> None:
-                super().setUpClass()
-                super().setUpClass()
-
-            def test_a(self) -> None:
-                self.assertIs(self.app, built[0])
-
-        result = run_case(TwiceTests)
-        self.assertTrue(result.wasSuccessful(), result.problems())
-        self.assertEqual(len(built), 1)
-        self.assertFalse(hasattr(TwiceTests, "app"))
+        check_set_up_once(self, TransactionalTestCase, memory_app)
 
     def test_run_without_set_up_class(self) -> None:
         class DirectTests(TransactionalTestCase):
