@@ -66,6 +66,22 @@ class RequestTransactions(_Mixin):
         db.session.commit()
         self.assertEqual(sorted(self.client.get("/authors").json), ["Cy", "Di"])
 
+    def test_a_composed_statement_counts_as_a_write(self) -> None:
+        # psycopg's sql objects are not text, and a write all the same: the
+        # request after it gets a savepoint of its own, whose rollback keeps it.
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's sql module")
+        from psycopg import sql
+
+        raw = db.session.connection().connection.dbapi_connection
+        insert = sql.SQL("INSERT INTO {} (name) VALUES (%s)").format(
+            sql.Identifier("author")
+        )
+        with raw.cursor() as cursor:
+            cursor.execute(insert, ("Ed",))
+        self.assertEqual(self.client.get("/authors").json, ["Ed"])  # a rollback
+        self.assertEqual(list(db.session.scalars(sa.select(Author.name))), ["Ed"])
+
     def test_an_open_savepoint_outlives_a_request(self) -> None:
         nested = db.session.begin_nested()
         db.session.add(Author(name="Cy"))
