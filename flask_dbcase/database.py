@@ -565,16 +565,10 @@ def _check_connection(switch: Switch, label: str) -> None:
         with checking_engine(), engine.connect() as connection:
             switch.refresh(connection)
     except sa.exc.DBAPIError as error:
-        hint = (
-            f" flask_dbcase never creates a database named in {ALLOW_ENV}: create"
-            " it first, or let flask_dbcase derive a test database."
-            if switch.target.url == switch.original and switch.target.name
-            else ""
-        )
         raise TestDatabaseError(
             f"{label} cannot connect to {describe_url(engine.url)}:"
             f" {reason(error, engine.url, switch.original)} Check that the server"
-            " is running and that the URL's host, port and user are right." + hint
+            " is running and that the URL's host, port and user are right."
         ) from None
     target = switch.target
     if target.key is None:  # a creator's: now it is known where it lands
