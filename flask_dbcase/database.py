@@ -316,9 +316,8 @@ class TestDatabases:
         :raises TestDatabaseError: The test database cannot be made or reached, or a
             connection is not where the engine's URL says.
         """
-        switch = self.switches.get(engine)
-        if switch is not None:  # a shared app's engine, already there
-            return switch
+        # The caller leaves an engine another class pointed to that class.
+        assert engine not in self.switches, "pointed already"
         self._register_exit()
         original = engine.url
         kind = backends.backend_class(original, label)

@@ -380,7 +380,6 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             if cls.fixtures:
                 _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)
-            state.isolation = _Undo()
             steps.callback(cls._end_class_isolation)
             cls._begin_class_isolation()
 
