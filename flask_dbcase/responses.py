@@ -148,6 +148,11 @@ class ResponseAssertions(_TestCase):
         The test case answers."""
         return None, None
 
+    def _app_url(self) -> str:
+        """Where the test client's requests go (see :func:`_base_url`)."""
+        app, _ = self._dbcase_responses()
+        return _base_url(app)
+
     def _recorder(self) -> Recorder:
         _, recorder = self._dbcase_responses()
         if recorder is None:
@@ -315,7 +320,7 @@ class ResponseAssertions(_TestCase):
             return
         header = response.headers.get("Location", "")
         request = getattr(response, "request", None)  # none: made by hand
-        base = request.url if request is not None else "http://localhost/"
+        base = request.url if request is not None else self._app_url()
         if normalized_url(header, base) != normalized_url(location, base):
             self.fail(
                 self._formatMessage(
@@ -382,8 +387,7 @@ class ResponseAssertions(_TestCase):
 
         .. versionadded:: 0.1
         """
-        app, _ = self._dbcase_responses()
-        base = _base_url(app)
+        base = self._app_url()
         one, other = normalized_url(first, base), normalized_url(second, base)
         if one != other:
             self.fail(

@@ -424,11 +424,15 @@ class Responses(ClientTestCase):
 
     def test_a_response_not_from_the_client(self) -> None:
         # A response made by hand, or returned by a view called directly, has
-        # no request: the URLs are resolved against http://localhost/.
+        # no request: the URLs are resolved where the client's requests go,
+        # http://localhost/ unless SERVER_NAME says otherwise.
         self.assertRedirects(redirect("/list"), "/list")
         self.assertRedirects(redirect("list"), "http://localhost/list")
         message = self.message(self.assertRedirects, redirect("/list"), "/other")
         self.assertEqual(message, "the request redirects to '/list', not to '/other'.")
+        self.app.config["SERVER_NAME"] = "shop.test"
+        self.addCleanup(self.app.config.__setitem__, "SERVER_NAME", None)
+        self.assertRedirects(redirect("list"), "http://shop.test/list")
         message = self.message(self.assert200, Response("", 404))
         self.assertEqual(
             message, "Expected status 200, got 404 Not Found for the request."
