@@ -84,6 +84,12 @@ def on_exit(callback: t.Callable[[], None]) -> None:
         multiprocessing.util.Finalize(None, callback, exitpriority=100)
 
 
+def after_fork(callback: t.Callable[[], None]) -> None:
+    """Run ``callback`` in each process forked from this one, as it starts."""
+    if hasattr(os, "register_at_fork"):  # Windows cannot fork
+        os.register_at_fork(after_in_child=callback)
+
+
 def allowed_databases(extra: t.Iterable[str] = ()) -> frozenset[str]:
     """The databases the user allowed to be used as they are."""
     names = os.environ.get(ALLOW_ENV, "").split(",")
@@ -165,6 +171,8 @@ class Switch:
         #: The dialect's default schema before the switch, if it had one: it
         #: first connected elsewhere (a module-level app that queried at import).
         self._schema = engine.dialect.default_schema_name
+        #: Applied in the process this one was forked from, to its database.
+        self.inherited = False
 
     def apply(self) -> None:
         engine = self.engine
@@ -252,6 +260,18 @@ class _Redirect:
                 cparams.pop(key, None)
 
 
+def forget_pool(engine: sa.Engine) -> None:
+    """In a forked process, let ``engine`` open connections of its own, and
+    leave those in its pool, the parent's, unused and open."""
+    if not is_memory_sqlite(engine.url):  # a copy of the parent's, the only one
+        # Kept: collected, its connections would warn that they were not closed.
+        _parents_pools.append(engine.pool)
+        engine.dispose(close=False)
+
+
+_parents_pools: list[sa.Pool] = []
+
+
 def _custom_connect(engine: sa.Engine) -> bool:
     """Tell whether something else than the URL opens the engine's connections."""
     creator = getattr(engine.pool, "_creator", None)
@@ -291,6 +311,27 @@ class TestDatabases:
         self._exit_hooks: list[t.Callable[[], None]] = []
         self._first_exit_hooks: list[t.Callable[[], None]] = []
         self._exit_registered = False
+        #: What a forked process inherited: the parent's, never closed here.
+        self._inherited: list[t.Any] = []
+
+    def forget_parent(self) -> None:
+        """In a forked process, leave the parent's test databases to the parent.
+
+        The process claims test databases of its own when a class begins, as
+        any test process does. It drops none of the parent's at exit, and
+        releases none of its claims. Their connections stay referenced here,
+        never used or closed: they are the parent's. Engines a class pointed
+        stay pointed, with an empty pool, so that a process a test forks works
+        in the test's database through connections of its own.
+        """
+        self._inherited.append((self._servers, self._claims))
+        self.created, self.kept, self.templates, self.sources = {}, set(), {}, {}
+        self._servers, self._claims = {}, {}
+        self._exit_hooks, self._first_exit_hooks = [], []
+        self._exit_registered = False
+        for engine, switch in self.switches.items():
+            switch.inherited = True
+            forget_pool(engine)
 
     def use(
         self,
@@ -784,3 +825,4 @@ def drops(target: Target) -> bool:
 
 
 databases = TestDatabases()
+after_fork(databases.forget_parent)

@@ -98,6 +98,11 @@ class ClassDatabases:
         for key, engine in self.engines.items():
             label = f"{self.label!r} ({describe_bind(key)})"
             target = target_of(engine)
+            if target is not None and databases.switches[engine].inherited:
+                # Pointed in the process this one was forked from, at that
+                # process's test database: this one claims its own.
+                databases.switches[engine].undo()
+                target = None
             if target is not None:
                 # A shared app's engine, which the class that pointed it puts
                 # back: the database is there already.

@@ -14,9 +14,11 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.schema import CreateTable
 
 from .backends import TestDatabaseError
+from .database import after_fork
 from .database import at_exit
 from .database import CLONED
 from .database import drops
+from .database import forget_pool
 from .database import keeps
 from .database import reported_at_exit
 from .database import same_database_key
@@ -76,6 +78,14 @@ class Schemas:
         #: The places whose fingerprint is stored, for ``keepdb``.
         self.recorded: set[tuple[t.Hashable, t.Hashable]] = set()
         self._exit_registered = False
+
+    def forget_parent(self) -> None:
+        """In a forked process, forget the tables the parent built: they are in
+        its test databases, which this process neither empties nor drops."""
+        self.__init__()  # type: ignore[misc]
+        for engine in _probers.values():
+            forget_pool(engine)
+        _probers.clear()
 
     def note_shapes(self, engines: t.Iterable[sa.Engine]) -> None:
         """Remember the shape of each engine's database, once per build.
@@ -838,3 +848,4 @@ def _family(engine: sa.Engine) -> str:
 
 
 schemas = Schemas()
+after_fork(schemas.forget_parent)

@@ -187,10 +187,9 @@ def _sqlite_file_engine() -> Engine:
 def _own_sqlite_files(engine: Engine) -> None:
     """Point ``engine`` at SQLite files of this process's own, in a new folder.
 
-    Again in a child forked after the suite imported this module: a child keeps
-    flask_dbcase's claim on the test databases its parent took, so children that
-    the parent forked after running tests (mutmut's workers) would otherwise
-    share its test files, and see each other's rows.
+    Again in a child forked after the suite imported this module (mutmut's
+    workers): flask_dbcase gives the child test files of its own, numbered, but
+    the suite's observers look for the first (:func:`derived_url`).
     """
     folder = tempfile.mkdtemp(prefix="dbcase-")
     atexit.register(_remove_folder, folder, os.getpid())
