@@ -353,6 +353,7 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             return
         steps = cls._dbcase_class_steps = _Undo()
         cls.addClassCleanup(cls._dbcase_tear_down_class)
+        threads = frozenset(threading.enumerate())
         allowed = database.allowed_databases()
         state, shared = _take_app(cls, steps, allowed)
         with state.app.app_context():
@@ -380,6 +381,9 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             if cls.fixtures:
                 _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)
+            # Before the engines point back: threads the class started (in
+            # create_app, setUpClass, setUpTestData or a test) that still run.
+            steps.callback(_guard_outliving, threads)
             steps.callback(cls._end_class_isolation)
             cls._begin_class_isolation()
 
@@ -953,6 +957,14 @@ def _set_up_class(cls: type[t.Any]) -> None:
         # arguments (pytest does). The cause stays on __context__.
         __tracebackhide__ = True  # this frame too, for pytest
         raise error.with_traceback(None) from None
+
+
+def _guard_outliving(threads: frozenset[threading.Thread]) -> None:
+    """Refuse the configured databases to the threads not in ``threads`` that
+    still run, for as long as they run."""
+    running = started(threads)
+    if running:
+        process_guard.outlive(running)
 
 
 def _check_no_database(

@@ -1365,7 +1365,16 @@ class Threads(_Mixin):
     def test_the_same_from_a_database_test_case(self) -> None:
         self.check_outliving(DatabaseTestCase)
 
-    def check_outliving(self, base: type[DatabaseTestCase]) -> None:
+    def test_the_same_from_set_up_class(self) -> None:
+        self.check_outliving(DatabaseTestCase, "setUpClass")
+
+    def test_the_same_from_set_up_test_data(self) -> None:
+        self.check_outliving(TransactionalTestCase, "setUpTestData")
+
+    def test_the_same_from_create_app(self) -> None:
+        self.check_outliving(TransactionalTestCase, "create_app")
+
+    def check_outliving(self, base: type[DatabaseTestCase], where: str = "") -> None:
         engine = self.engine
         if engine.memory:
             self.skipTest("after the class, a new database in memory")
@@ -1373,28 +1382,44 @@ class Threads(_Mixin):
         self.addCleanup(release.set)
         outcome: list[BaseException | None] = []
 
+        def start(app: Flask) -> None:
+            def work() -> None:
+                release.wait(10)  # until the class has ended
+                try:
+                    with app.app_context():
+                        db.session.add(Author(name="too late"))
+                        db.session.commit()
+                except BaseException as error:
+                    outcome.append(error)
+                else:
+                    outcome.append(None)
+
+            threading.Thread(target=work, name="late writer", daemon=True).start()
+
         class OutlivingTests(base):  # type: ignore[valid-type,misc]
             thread_timeout = 0.1
 
             @classmethod
             def create_app(cls) -> Flask:
-                return make_app(engine)
+                app = make_app(engine)
+                if where == "create_app":
+                    start(app)
+                return app
+
+            @classmethod
+            def setUpClass(cls) -> None:
+                super().setUpClass()
+                if where == "setUpClass":
+                    start(cls.app)
 
             def test_starts_a_thread(self) -> None:
-                app = self.app
+                if not where:
+                    start(self.app)
 
-                def work() -> None:
-                    release.wait(10)  # until the class has ended
-                    try:
-                        with app.app_context():
-                            db.session.add(Author(name="too late"))
-                            db.session.commit()
-                    except BaseException as error:
-                        outcome.append(error)
-                    else:
-                        outcome.append(None)
-
-                threading.Thread(target=work, name="late writer", daemon=True).start()
+        if where == "setUpTestData":  # which a DatabaseTestCase refuses
+            OutlivingTests.setUpTestData = classmethod(  # type: ignore[attr-defined]
+                lambda cls: start(cls.app)
+            )
 
         configured = sa.make_url(engine.url).database or ""
         if engine.url.startswith("sqlite"):
