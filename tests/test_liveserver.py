@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import multiprocessing
 import os
@@ -147,7 +149,8 @@ class PortInUse(unittest.TestCase):
         class Next(Busy):
             live_server_port = 0
 
-        message = only_error(Busy)
+        with contextlib.redirect_stderr(io.StringIO()):  # Werkzeug's own words
+            message = only_error(Busy)
         self.assertIn(
             f"'Busy' cannot start its live server on 127.0.0.1:{port}", message
         )
