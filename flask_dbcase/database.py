@@ -438,7 +438,8 @@ class TestDatabases:
         source = None
         if number > 1 and template is not None and server.clones:
             source = (kind.template(derived).database or "", template)
-        how = self._create(server, url, label, allowed, source)
+        reading = (kind.path(derived), number)
+        how = self._create(server, url, label, allowed, reading, source)
         marked = server.marks and how != ALLOWED
         target = Target(kind.name, url, name, marked, (server.id, name))
         return target, how
@@ -457,16 +458,23 @@ class TestDatabases:
         url: sa.URL,
         label: str,
         allowed: t.Collection[str],
+        reading: tuple[str, int],
         source: tuple[str, TemplateBuilder] | None = None,
     ) -> str:
         """Make sure the test database of ``url`` exists and is flask_dbcase's;
-        say how (:data:`HOW`)."""
+        say how (:data:`HOW`).
+
+        :param reading: The test database and number the name is claimed as.
+        """
         name = server.path(url)
         key = (server.id, name)
         if key in self.created:
             return REUSED
         if server.exists(name):
             if server.marks and server.is_marked(name):  # a run that ended left it
+                other = self._used_otherwise(server, name, reading)
+                if other is not None:
+                    raise TestDatabaseError(_clash(label, name, reading, other))
                 self.created[key] = (server, name)
                 return REUSED
             if allows(allowed, server.name, name):
@@ -524,8 +532,27 @@ class TestDatabases:
         if claim is None:
             claim = self._claims[key] = _Claim(server, name, label)
             if not keep:
-                claim.drop_stale_copies()
+                claim.drop_stale_copies(self._used_otherwise)
         return claim
+
+    def _used_otherwise(
+        self, server: Backend, name: str, reading: tuple[str, int]
+    ) -> tuple[str, int] | None:
+        """The other way a test process, this one included, uses the database
+        ``name`` than as ``reading``, if one does: configured ``shop_2`` and
+        ``shop`` make ``test_shop_2`` the first of one and the second of the
+        other."""
+        for base, number in _readings(name):
+            if (base, number) == reading:
+                continue
+            claim = self._claims.get((server.id, base))
+            if claim is not None and claim.number == number:
+                return base, number
+            key = claim_key(base, number)
+            if not server.try_lock(key):
+                return base, number
+            server.unlock(key)
+        return None
 
     def keeps(self, target: Target) -> bool:
         """Tell whether the database of ``target`` outlives the run."""
@@ -593,6 +620,39 @@ class TestDatabases:
         self.templates.clear()
 
 
+def claim_key(name: str, number: int) -> str:
+    """The lock a process holds while it uses the ``number``-th copy of the
+    test database ``name``."""
+    digest = hashlib.sha256(f"{name}:{number}".encode()).hexdigest()[:40]
+    return "flask_dbcase:" + digest
+
+
+def _readings(name: str) -> list[tuple[str, int]]:
+    """The test databases and numbers whose copy a server's database ``name``
+    may be: the first of its own name, or a numbered copy of another."""
+    found = [(name, 1)]
+    stem, _, tail = name.rpartition("_")
+    if stem and tail.isdigit() and 2 <= int(tail) <= _Claim.LIMIT:
+        found.append((stem, int(tail)))
+    return found
+
+
+def _clash(
+    label: str, name: str, reading: tuple[str, int], other: tuple[str, int]
+) -> str:
+    def what(base: str, number: int) -> str:
+        if number == 1:
+            return f"the test database {base!r}"
+        return f"copy {number} of the test database {base!r}"
+
+    return (
+        f"{label} would run on {name!r} as {what(*reading)}, but a test process"
+        f" uses it as {what(*other)}: configured databases whose names differ by"
+        " an ending '_<number>' give their test databases the same names. Rename"
+        " one of them."
+    )
+
+
 def _template_lock(name: str) -> str:
     return f"flask_dbcase:template:{name}"
 
@@ -651,27 +711,31 @@ class _Claim:
             )
 
     def _key(self, number: int) -> str:
-        name = f"{self.name}:{number}"
-        return "flask_dbcase:" + hashlib.sha256(name.encode()).hexdigest()[:40]
+        return claim_key(self.name, number)
 
-    def drop_stale_copies(self) -> None:
+    def drop_stale_copies(
+        self, used: t.Callable[[Backend, str, tuple[str, int]], t.Any]
+    ) -> None:
         """Drop numbered copies that no process holds, left by a killed run.
 
         The first process also drops a template a killed run left: at worst, a
-        process that starts at the same moment builds it again.
+        process that starts at the same moment builds it again. A copy or
+        template whose name is also another test database's (``used`` says),
+        which a process holds, stays.
         """
         server = self.server
         marked = server.marked()
         if self.number == 1 and server.clones:
             template = f"{self.name}_template"
-            if template in marked:
+            if template in marked and not used(server, template, ("", 0)):
                 with server.locked(_template_lock(template)):
                     server.drop(template)
         for number, name in self._copies(marked):
             if number == self.number or not server.try_lock(self._key(number)):
                 continue
             try:
-                server.drop(name)
+                if not used(server, name, (self.name, number)):
+                    server.drop(name)
             finally:
                 server.unlock(self._key(number))
 

@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.backends import backend_class
+from flask_dbcase.database import claim_key
 from flask_dbcase.urls import describe_url
 from flask_dbcase.urls import is_memory_sqlite
 from flask_dbcase.urls import redact
@@ -1072,3 +1073,77 @@ def _listdir(folder: str) -> list[str]:
 
 servers = [e for e in ENGINES if e.name in ("postgresql", "mysql")]
 globals().update(engine_classes([ShopTests], servers))
+
+
+class _NameClashes(_Mixin):
+    """Configured names that differ by an ending ``_<number>``: ``clash`` and
+    ``clash_2`` make ``test_clash_2`` the first of one and the second of the
+    other. Another process is played by a connection of the test's own."""
+
+    engine: t.ClassVar[t.Any]
+
+    def setUp(self) -> None:
+        url = sa.make_url(self.engine.url)
+        self.server = backend_class(url, "test")(url, "test")
+        self.addCleanup(self.server.close)
+
+    def configured(self, name: str, copy: str = "") -> str:
+        """The URL of a configured database of this run's own: ``name``, and
+        ``copy`` after the configured database's name (``clash_test_2``)."""
+        base = self.engine.url.rsplit("/", 1)[0]
+        return f"{base}/{self.engine.own(name)}{copy}"
+
+    def derived(self, name: str, copy: str = "") -> str:
+        return f"test_{self.engine.own(name)}{copy}"
+
+    def hold(self, name: str, number: int = 1) -> None:
+        """Claim ``name``'s number as another process would."""
+        key = claim_key(name, number)
+        self.assertTrue(self.server.try_lock(key))
+        self.addCleanup(self.server.unlock, key)
+
+    def make(self, name: str) -> None:
+        self.assertFalse(self.server.exists(name), "left by an earlier run")
+        self.server.create(name)
+        self.addCleanup(self.server.drop, name)
+
+    def case(self, url: str, other: str | None = None) -> type[TransactionalTestCase]:
+        engine = self.engine
+
+        class Clash(TransactionalTestCase):
+            @classmethod
+            def create_app(cls) -> Flask:
+                binds = {"other": other or engine.other_url, "mirror": url}
+                return make_app(
+                    engine, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_BINDS=binds
+                )
+
+            def test_a(self) -> None:
+                pass
+
+        return Clash
+
+    def test_two_binds_whose_names_clash_each_keep_their_database(self) -> None:
+        # The bind's database is made first; claiming the default's first
+        # copy dropped it, as a copy left by a killed run.
+        case = self.case(self.configured("clasha"), self.configured("clasha", "_2"))
+        self.assertEqual(run_case(case).problems(), "")
+
+    def test_a_copy_held_as_another_database_is_not_swept(self) -> None:
+        other = self.derived("clashb", "_2")
+        self.make(other)
+        self.hold(other)
+        self.assertEqual(run_case(self.case(self.configured("clashb"))).problems(), "")
+        self.assertTrue(self.server.exists(other))
+
+    def test_a_copy_held_as_another_database_is_not_taken_over(self) -> None:
+        mine, other = self.derived("clashc"), self.derived("clashc", "_2")
+        self.hold(mine)  # the run's first process: this one gets copy 2
+        self.make(other)
+        self.hold(other)
+        message = only_error(self.case(self.configured("clashc")))
+        self.assertIn(f"would run on {other!r} as copy 2 of", message)
+        self.assertIn("Rename one of them", message)
+
+
+globals().update(engine_classes([_NameClashes], SERVERS))
