@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import typing as t
 import unittest
@@ -383,3 +386,22 @@ def run_case(
     # A loader of our own: "-k" given to the outer run must not filter these.
     unittest.TestLoader().loadTestsFromTestCase(case).run(result)
     return result
+
+
+def script_result(
+    test: unittest.TestCase, folder: str, script: str, environ: dict[str, str]
+) -> tuple[t.Any, str]:
+    """Run ``script`` in ``folder`` with Python, in a process of its own; return
+    what it printed on its one ``RESULT`` line, as JSON, and all it printed."""
+    process = subprocess.run(
+        [sys.executable, script],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = process.stdout + process.stderr
+    lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
+    test.assertEqual(len(lines), 1, output)
+    return json.loads(lines[0][len("RESULT ") :]), output

@@ -30,6 +30,7 @@ from .support import ENGINES
 from .support import make_app
 from .support import only_error
 from .support import run_case
+from .support import script_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMORY = ENGINES[0]
@@ -946,18 +947,8 @@ class SqliteShopTests(unittest.TestCase):
             f.write(TWO_DATABASES_MODULE)
         environ = dict(os.environ, PYTHONPATH=ROOT, TMPDIR=self.folder + "/tmp")
         environ.pop("FLASK_DBCASE_KEEPDB", None)
-        process = subprocess.run(
-            [sys.executable, "two_tests.py"],
-            cwd=self.folder,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
-        self.assertEqual(len(lines), 1, process.stdout + process.stderr)
-        result = json.loads(lines[0][7:])
-        self.assertTrue(result["ok"], process.stderr)
+        result, output = script_result(self, self.folder, "two_tests.py", environ)
+        self.assertTrue(result["ok"], output)
         self.assertTrue(os.path.exists(result["Kept"]))
         self.assertFalse(os.path.exists(result["Dropped"]))
         self.assertNotEqual(result["Kept"], result["Dropped"])

@@ -73,6 +73,32 @@ def pysqlite_recipe(app: Flask) -> Flask:
     return app
 
 
+def start_late_writer(
+    app: Flask,
+    go: threading.Event,
+    outcome: list[BaseException | None],
+    name: str,
+    done: threading.Event | None = None,
+) -> None:
+    """Start a thread that, once ``go`` is set, adds an author through ``app``
+    and commits; what it raised, or ``None``, goes in ``outcome``."""
+
+    def work() -> None:
+        go.wait(10)
+        try:
+            with app.app_context():
+                db.session.add(Author(name="too late"))
+                db.session.commit()
+        except BaseException as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+        if done is not None:
+            done.set()
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+
+
 class Escapes(_Mixin):
     engine: t.ClassVar[t.Any]
 
@@ -1197,21 +1223,7 @@ class Threads(_Mixin):
                 db.session.add(Author(name="base"))
 
             def test_1_starts_a_slow_thread(self) -> None:
-                app = self.app
-
-                def work() -> None:
-                    go.wait(10)
-                    try:
-                        with app.app_context():
-                            db.session.add(Author(name="too late"))
-                            db.session.commit()
-                    except BaseException as error:
-                        outcome.append(error)
-                    else:
-                        outcome.append(None)
-                    done.set()
-
-                threading.Thread(target=work, name="late", daemon=True).start()
+                start_late_writer(self.app, go, outcome, "late", done)
 
             def test_2_starting_state(self) -> None:
                 go.set()
@@ -1382,19 +1394,8 @@ class Threads(_Mixin):
         self.addCleanup(release.set)
         outcome: list[BaseException | None] = []
 
-        def start(app: Flask) -> None:
-            def work() -> None:
-                release.wait(10)  # until the class has ended
-                try:
-                    with app.app_context():
-                        db.session.add(Author(name="too late"))
-                        db.session.commit()
-                except BaseException as error:
-                    outcome.append(error)
-                else:
-                    outcome.append(None)
-
-            threading.Thread(target=work, name="late writer", daemon=True).start()
+        def start(app: Flask) -> None:  # it writes once the class has ended
+            start_late_writer(app, release, outcome, "late writer")
 
         class OutlivingTests(base):  # type: ignore[valid-type,misc]
             thread_timeout = 0.1

@@ -7,10 +7,7 @@ whose process forks; what the script saw comes back as one JSON line.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import textwrap
 import typing as t
@@ -18,6 +15,7 @@ import unittest
 
 from tests.support import engine_classes
 from tests.support import ENGINES
+from tests.support import script_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -220,18 +218,7 @@ class _Forks:
             FORK_HOW=how,
         )
         environ.pop("FLASK_DBCASE_KEEPDB", None)
-        process = subprocess.run(
-            [sys.executable, "forks.py"],
-            cwd=self.folder,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        output = process.stdout + process.stderr
-        lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
-        self.assertEqual(len(lines), 1, output)
-        result: dict[str, t.Any] = json.loads(lines[0][7:])
+        result, output = script_result(self, self.folder, "forks.py", environ)
         result["output"] = output
         return result
 
