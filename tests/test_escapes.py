@@ -1450,7 +1450,13 @@ class LockWaits(_Mixin):
                             connection.execute(insert)
                 finally:
                     other.dispose()
-                self.assertIsInstance(caught.exception, sa.exc.OperationalError)
+                error = caught.exception
+                self.assertIsInstance(error, sa.exc.OperationalError)
+                # What SQLAlchemy's own error would have said: the statement,
+                # its parameters and the driver's error.
+                self.assertIn("INSERT INTO author", error.statement)
+                self.assertIn("held", repr(error.params))
+                self.assertIsInstance(error.orig, other.dialect.dbapi.Error)
                 self.assertEqual(
                     str(caught.exception),
                     "A connection waited for rows or a table that the test's"
