@@ -1229,6 +1229,60 @@ class Threads(_Mixin):
             "flask_dbcase refused a (statement|connection to .*) from thread 'late'",
         )
 
+    def test_a_late_threads_statement_on_a_connection_it_holds_is_refused(
+        self,
+    ) -> None:
+        # Checked out before the test ended, the connection is the test
+        # transaction's: its next statement is refused, not only new ones.
+        engine = self.engine
+        connected, go, done = threading.Event(), threading.Event(), threading.Event()
+        self.addCleanup(go.set)
+        outcome: list[str] = []
+
+        class HoldingTests(TransactionalTestCase):
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_starts_a_slow_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    with app.app_context(), db.engine.connect() as connection:
+                        connected.set()
+                        go.wait(10)
+                        insert = sa.insert(Author).values(name="too late")
+                        try:
+                            connection.execute(insert)
+                        except sa.exc.StatementError as error:
+                            outcome.append(repr(error.orig))
+                    done.set()
+
+                threading.Thread(target=work, name="late", daemon=True).start()
+                connected.wait(10)
+
+            def test_2_starting_state(self) -> None:
+                go.set()
+                done.wait(10)
+                self.assertEqual(authors(), ["base"])
+
+        result = run_case(HoldingTests)
+        ((test, _),) = result.failures
+        self.assertTrue(test.id().endswith("test_1_starts_a_slow_thread"))
+        self.assertEqual(result.errors, [])
+        message = (
+            "flask_dbcase refused a statement from thread 'late': the test that"
+            " started it ended while it ran (see thread_timeout), and what it"
+            " writes would land in the next test. Wait for it in the test."
+        )
+        self.assertEqual(outcome, [repr(RuntimeError(message))])
+
     def test_a_late_thread_of_a_shared_app_cannot_reach_the_next_class(
         self,
     ) -> None:
