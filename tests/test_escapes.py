@@ -122,6 +122,18 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_commit_written_as_sql_behind_a_comment_or_blank_lines(self) -> None:
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="escaped"))
+            db.session.flush()
+            db.session.execute(sa.text("-- written by hand\nCOMMIT"))
+            db.session.add(Author(name="indented"))
+            db.session.flush()
+            db.session.execute(sa.text("\n    COMMIT\n"))
+            case.assertEqual(authors(), ["base", "escaped", "indented"])
+
+        self.check(escape)
+
     def test_commit_written_as_bytes(self) -> None:
         if not self.engine.url.startswith("postgresql+psycopg:"):
             self.skipTest("psycopg takes a statement as bytes")
