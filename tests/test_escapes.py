@@ -169,6 +169,24 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_commit_through_the_connection_execute_returns(self) -> None:
+        # sqlite3 and psycopg return the cursor from execute(): the stand-in's,
+        # whose connection is the stand-in too. PyMySQL returns the row count.
+        mysql = self.engine.mysql
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            cursor = raw.cursor()
+            found = cursor.execute("INSERT INTO author (name) VALUES ('escaped')")
+            if mysql:
+                case.assertEqual(found, 1)
+            else:
+                found.connection.commit()
+            cursor.close()
+            case.assertEqual(authors(), ["base", "escaped"])
+
+        self.check(escape)
+
     def test_autocommit_on_a_connection(self) -> None:
         def escape(case: t.Any) -> None:
             with db.engine.connect() as connection:
