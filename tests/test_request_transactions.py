@@ -88,6 +88,18 @@ class RequestTransactions(_Mixin):
         self.assertEqual(self.client.get("/authors").json, ["Ed"])  # a rollback
         self.assertEqual(list(db.session.scalars(sa.select(Author.name))), ["Ed"])
 
+    def test_a_copy_counts_as_a_write(self) -> None:
+        # psycopg's copy() is no execute(), and a write all the same: the
+        # request after it gets a savepoint of its own, whose rollback keeps it.
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's copy()")
+        raw = db.session.connection().connection.dbapi_connection
+        with raw.cursor() as cursor:
+            with cursor.copy("COPY author (name) FROM STDIN") as copy:
+                copy.write_row(("Ed",))
+        self.assertEqual(self.client.get("/authors").json, ["Ed"])  # a rollback
+        self.assertEqual(list(db.session.scalars(sa.select(Author.name))), ["Ed"])
+
     def test_an_open_savepoint_outlives_a_request(self) -> None:
         nested = db.session.begin_nested()
         db.session.add(Author(name="Cy"))
