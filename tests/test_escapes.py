@@ -924,6 +924,9 @@ class SessionSettings(_Mixin):
             def test_a(self) -> None:
                 seen.append(db.session.execute(sa.text(read)).all())
 
+            def test_b(self) -> None:  # kept after the first test too
+                seen.append(db.session.execute(sa.text(read)).all())
+
         class Second(TransactionalTestCase):
             reuse_app = True
 
@@ -935,8 +938,9 @@ class SessionSettings(_Mixin):
         for case in (First, Second):
             result = run_case(case)
             self.assertEqual(result.problems(), "")
-        before, during, after = seen
+        before, during, during_the_next, after = seen
         self.assertNotEqual(during, before)
+        self.assertEqual(during_the_next, during)
         self.assertEqual(after, before)
 
     def test_mysql_use_of_another_database_is_refused(self) -> None:
