@@ -148,6 +148,18 @@ class Escapes(_Mixin):
 
         self.check(escape)
 
+    def test_commit_written_as_sql_behind_a_comment_or_blank_lines(self) -> None:
+        def escape(case: t.Any) -> None:
+            db.session.add(Author(name="escaped"))
+            db.session.flush()
+            db.session.execute(sa.text("-- written by hand\nCOMMIT"))
+            db.session.add(Author(name="indented"))
+            db.session.flush()
+            db.session.execute(sa.text("\n    COMMIT\n"))
+            case.assertEqual(authors(), ["base", "escaped", "indented"])
+
+        self.check(escape)
+
     def test_commit_written_as_bytes(self) -> None:
         if not self.engine.url.startswith("postgresql+psycopg:"):
             self.skipTest("psycopg takes a statement as bytes")
@@ -180,6 +192,24 @@ class Escapes(_Mixin):
             cursor.execute("INSERT INTO author (name) VALUES ('escaped')")
             cursor.connection.commit()
             cursor.close()
+
+        self.check(escape)
+
+    def test_commit_through_the_connection_execute_returns(self) -> None:
+        # sqlite3 and psycopg return the cursor from execute(): the stand-in's,
+        # whose connection is the stand-in too. PyMySQL returns the row count.
+        mysql = self.engine.mysql
+
+        def escape(case: t.Any) -> None:
+            raw = db.session.connection().connection.dbapi_connection
+            cursor = raw.cursor()
+            found = cursor.execute("INSERT INTO author (name) VALUES ('escaped')")
+            if mysql:
+                case.assertEqual(found, 1)
+            else:
+                found.connection.commit()
+            cursor.close()
+            case.assertEqual(authors(), ["base", "escaped"])
 
         self.check(escape)
 
@@ -920,6 +950,9 @@ class SessionSettings(_Mixin):
             def test_a(self) -> None:
                 seen.append(db.session.execute(sa.text(read)).all())
 
+            def test_b(self) -> None:  # kept after the first test too
+                seen.append(db.session.execute(sa.text(read)).all())
+
         class Second(TransactionalTestCase):
             reuse_app = True
 
@@ -931,8 +964,9 @@ class SessionSettings(_Mixin):
         for case in (First, Second):
             result = run_case(case)
             self.assertEqual(result.problems(), "")
-        before, during, after = seen
+        before, during, during_the_next, after = seen
         self.assertNotEqual(during, before)
+        self.assertEqual(during_the_next, during)
         self.assertEqual(after, before)
 
     def test_mysql_use_of_another_database_is_refused(self) -> None:
@@ -1241,6 +1275,60 @@ class Threads(_Mixin):
             "flask_dbcase refused a (statement|connection to .*) from thread 'late'",
         )
 
+    def test_a_late_threads_statement_on_a_connection_it_holds_is_refused(
+        self,
+    ) -> None:
+        # Checked out before the test ended, the connection is the test
+        # transaction's: its next statement is refused, not only new ones.
+        engine = self.engine
+        connected, go, done = threading.Event(), threading.Event(), threading.Event()
+        self.addCleanup(go.set)
+        outcome: list[str] = []
+
+        class HoldingTests(TransactionalTestCase):
+            thread_timeout = 0.1
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                return make_app(engine)
+
+            @classmethod
+            def setUpTestData(cls) -> None:
+                db.session.add(Author(name="base"))
+
+            def test_1_starts_a_slow_thread(self) -> None:
+                app = self.app
+
+                def work() -> None:
+                    with app.app_context(), db.engine.connect() as connection:
+                        connected.set()
+                        go.wait(10)
+                        insert = sa.insert(Author).values(name="too late")
+                        try:
+                            connection.execute(insert)
+                        except sa.exc.StatementError as error:
+                            outcome.append(repr(error.orig))
+                    done.set()
+
+                threading.Thread(target=work, name="late", daemon=True).start()
+                connected.wait(10)
+
+            def test_2_starting_state(self) -> None:
+                go.set()
+                done.wait(10)
+                self.assertEqual(authors(), ["base"])
+
+        result = run_case(HoldingTests)
+        ((test, _),) = result.failures
+        self.assertTrue(test.id().endswith("test_1_starts_a_slow_thread"))
+        self.assertEqual(result.errors, [])
+        message = (
+            "flask_dbcase refused a statement from thread 'late': the test that"
+            " started it ended while it ran (see thread_timeout), and what it"
+            " writes would land in the next test. Wait for it in the test."
+        )
+        self.assertEqual(outcome, [repr(RuntimeError(message))])
+
     def test_a_late_thread_of_a_shared_app_cannot_reach_the_next_class(
         self,
     ) -> None:
@@ -1476,7 +1564,13 @@ class LockWaits(_Mixin):
                             connection.execute(insert)
                 finally:
                     other.dispose()
-                self.assertIsInstance(caught.exception, sa.exc.OperationalError)
+                error = caught.exception
+                self.assertIsInstance(error, sa.exc.OperationalError)
+                # What SQLAlchemy's own error would have said: the statement,
+                # its parameters and the driver's error.
+                self.assertIn("INSERT INTO author", error.statement)
+                self.assertIn("held", repr(error.params))
+                self.assertIsInstance(error.orig, other.dialect.dbapi.Error)
                 self.assertEqual(
                     str(caught.exception),
                     "A connection waited for rows or a table that the test's"

@@ -305,6 +305,29 @@ class TransactionalIsolation(DatabaseIsolation):
 
         self.check(test)  # type: ignore[attr-defined]
 
+    def test_an_autocommit_engines_commit_leaves_the_others(self) -> None:
+        # Two engines on one database share the test's connection: the commit
+        # of the one in autocommit mode must not end the other's transaction,
+        # whose rollback then undoes what it flushed.
+        engine = self.engine
+        if engine.memory:
+            raise unittest.SkipTest("in memory, each engine is a database of its own")
+
+        def test(case: t.Any) -> None:
+            db.session.add(Author(name="flushed"))
+            db.session.flush()
+            with db.engines["mirror"].connect() as connection:
+                connection.execute(sa.insert(Mirror).values(text="autocommitted"))
+                connection.commit()
+            db.session.rollback()
+            case.assertEqual(count(Author), 0)
+
+        binds = {
+            **engine.config()["SQLALCHEMY_BINDS"],
+            "mirror": {"url": engine.url, "isolation_level": "AUTOCOMMIT"},
+        }
+        self.check(test, config={"SQLALCHEMY_BINDS": binds})  # type: ignore[attr-defined]
+
     def test_commit_of_a_failed_transaction(self) -> None:
         def test(case: t.Any) -> None:
             with db.engine.connect() as connection:

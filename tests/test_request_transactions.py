@@ -45,6 +45,12 @@ class RequestTransactions(_Mixin):
             db.session.commit()
             return "added"
 
+        @app.post("/idle")
+        def idle() -> str:
+            db.session.connection()  # a transaction begun, and no statement run
+            db.session.commit()
+            return "committed nothing"
+
         return app
 
     def test_a_flushed_row_is_seen(self) -> None:
@@ -82,6 +88,18 @@ class RequestTransactions(_Mixin):
         self.assertEqual(self.client.get("/authors").json, ["Ed"])  # a rollback
         self.assertEqual(list(db.session.scalars(sa.select(Author.name))), ["Ed"])
 
+    def test_a_copy_counts_as_a_write(self) -> None:
+        # psycopg's copy() is no execute(), and a write all the same: the
+        # request after it gets a savepoint of its own, whose rollback keeps it.
+        if not self.engine.url.startswith("postgresql+psycopg:"):
+            self.skipTest("psycopg's copy()")
+        raw = db.session.connection().connection.dbapi_connection
+        with raw.cursor() as cursor:
+            with cursor.copy("COPY author (name) FROM STDIN") as copy:
+                copy.write_row(("Ed",))
+        self.assertEqual(self.client.get("/authors").json, ["Ed"])  # a rollback
+        self.assertEqual(list(db.session.scalars(sa.select(Author.name))), ["Ed"])
+
     def test_an_open_savepoint_outlives_a_request(self) -> None:
         nested = db.session.begin_nested()
         db.session.add(Author(name="Cy"))
@@ -107,6 +125,17 @@ class RequestTransactions(_Mixin):
         self.client.post("/authors", json={"name": "Di"})
         names = db.session.scalars(sa.select(Author.name).order_by(Author.name))
         self.assertEqual(list(names), ["Cy", "Di"])
+
+    def test_a_request_that_commits_nothing_leaves_the_tests_transaction(
+        self,
+    ) -> None:
+        # The transaction open when the request commits is the test's: the
+        # commit, with nothing run, must leave it to the test's rollback.
+        db.session.add(Author(name="Cy"))
+        db.session.flush()
+        self.assertEqual(self.client.post("/idle").text, "committed nothing")
+        db.session.rollback()
+        self.assertEqual(db.session.scalars(sa.select(Author)).all(), [])
 
 
 globals().update(
