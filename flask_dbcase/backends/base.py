@@ -160,7 +160,11 @@ class Backend:
 
     @property
     def connection(self) -> sa.Connection:
-        """The connection to the server, in autocommit mode."""
+        """The connection to the server, in autocommit mode; a new one if the
+        server ended the last (the locks it held ended with it)."""
+        if self._connection is not None and self._connection.invalidated:
+            self._connection.close()
+            self._connection = None
         if self._connection is None:
             engine = sa.create_engine(
                 self.url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
