@@ -499,9 +499,9 @@ class SharedConnection:
         if state.deferrable and not state.pending:
             violated = state.check_deferred()
             if violated is not None:
-                # As a real COMMIT: refused, and the transaction rolled back.
-                state.run(f"ROLLBACK TO SAVEPOINT {state.base}")
-                state.dirty = False
+                # As a real COMMIT: refused, and the transaction rolled back;
+                # a request's, to the transaction it was set inside.
+                state.rollback_app()
                 raise violated
         # What was done is now kept; the next transaction needs its own savepoint.
         state.commit_app()

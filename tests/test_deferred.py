@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_dbcase import ClientTestCase
 from flask_dbcase import TransactionalTestCase
 
 from .support import ENGINES
@@ -92,3 +93,41 @@ class DeferredConstraintTests(unittest.TestCase):
         )
         self.assertEqual(result.errors, [])
         self.assertEqual(result.testsRun, 4)
+
+
+@unittest.skipIf(POSTGRESQL.url is None, POSTGRESQL.skip_reason())
+class RefusedRequestTests(unittest.TestCase):
+    def test_a_requests_refused_commit_ends_its_own_transaction(self) -> None:
+        # The request's savepoint stayed: the test's own rollback after it
+        # went back to there only, keeping what the test wrote before.
+        seen: dict[str, t.Any] = {}
+
+        class Case(ClientTestCase):
+            db = deferred_db
+
+            @classmethod
+            def create_app(cls) -> Flask:
+                app = create_app()
+
+                @app.post("/bad")
+                def bad() -> str:
+                    deferred_db.session.add(Child(id=1, parent_id=99))
+                    try:
+                        deferred_db.session.commit()
+                    except sa.exc.IntegrityError:
+                        deferred_db.session.rollback()
+                    return "refused"
+
+                return app
+
+            def test_1(self) -> None:
+                parent = Parent.__table__
+                with deferred_db.engine.connect() as connection:
+                    connection.execute(parent.insert().values(id=5))
+                    self.assertEqual(self.client.post("/bad").text, "refused")
+                    connection.execute(parent.insert().values(id=6))
+                    connection.rollback()
+                    seen["after"] = sorted(connection.scalars(sa.select(parent.c.id)))
+
+        self.assertEqual(run_case(Case).problems(), "")
+        self.assertEqual(seen["after"], [])
