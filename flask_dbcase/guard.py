@@ -29,6 +29,7 @@ from .backends import Identity
 from .backends import TestDatabaseError
 from .backends.base import lock_timeout
 from .backends.sqlite import folder
+from .backends.sqlite import is_marked
 from .backends.sqlite import SQLiteBackend
 from .urls import describe_bind
 from .urls import describe_url
@@ -415,6 +416,10 @@ class ProcessGuard(_Guard):
         found = identity_of(dbapi_connection, record)
         if found is None:
             return None
+        if self._users == self._outlivers and not (found.marked or _private(found)):
+            # No class runs: a thread a class left running, whatever engine it
+            # took, reaches test databases only.
+            return _refused_late(describe(found))
         if self._building:
             label, allowed = self._building[-1]
             named = allows(allowed, found.backend, found.database)
@@ -457,10 +462,13 @@ class ProcessGuard(_Guard):
             if dialect in self.redirected:
                 return
             real = SQLiteBackend.path(url)
+            if backends.is_trusted() or _checking.get() or not self._guards_here():
+                return
+            where = describe(Identity("sqlite", real, False))
+            if self._users == self._outlivers and not is_marked(real):
+                raise TestDatabaseError(_refused_late(where))  # as in refusal()
             label = self.real.get(("sqlite", real), "")
-            trusted = backends.is_trusted() or _checking.get()
-            if label and not trusted and self._guards_here():
-                where = describe(Identity("sqlite", real, False))
+            if label:
                 raise TestDatabaseError(_refused_real(where, label))
             return
         label, allowed = self._building[-1]
@@ -493,6 +501,17 @@ def _refused_real(where: str, label: str) -> str:
         " current_app.config['SQLALCHEMY_DATABASE_URI'], which names the test"
         " database while tests run, or use db.engine; wait for such threads"
         " in the test."
+    )
+
+
+def _refused_late(where: str) -> str:
+    name = threading.current_thread().name
+    return (
+        f"flask_dbcase refused a connection to {where} from thread {name!r},"
+        " which its test class left running after it ended (started in"
+        " create_app, setUpClass, setUpTestData or a test): after the class,"
+        " the app's engines point at the configured databases again. Wait for"
+        " the thread before the class ends."
     )
 
 

@@ -353,7 +353,11 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             return
         steps = cls._dbcase_class_steps = _Undo()
         cls.addClassCleanup(cls._dbcase_tear_down_class)
-        threads = frozenset(threading.enumerate())
+        # Run first, before the engines point back, however the class ends:
+        # the threads started since the last class ended that still run (in
+        # create_app, setUpClass, before or after super(), setUpTestData or a
+        # test) are the class's.
+        cls.addClassCleanup(_guard_outliving)
         allowed = database.allowed_databases()
         state, shared = _take_app(cls, steps, allowed)
         with state.app.app_context():
@@ -381,9 +385,6 @@ class DatabaseTestCase(DatabaseAssertions, MailAssertions, _Steps):
             if cls.fixtures:
                 _read_fixtures(cls, state.app, state.db, state)
             state.overrides = class_overrides(cls)
-            # Before the engines point back: threads the class started (in
-            # create_app, setUpClass, setUpTestData or a test) that still run.
-            steps.callback(_guard_outliving, threads)
             steps.callback(cls._end_class_isolation)
             cls._begin_class_isolation()
 
@@ -959,12 +960,19 @@ def _set_up_class(cls: type[t.Any]) -> None:
         raise error.with_traceback(None) from None
 
 
-def _guard_outliving(threads: frozenset[threading.Thread]) -> None:
-    """Refuse the configured databases to the threads not in ``threads`` that
-    still run, for as long as they run."""
-    running = started(threads)
+def _guard_outliving() -> None:
+    """Hand the threads started since the last class ended that still run to
+    the process guard, for as long as they run."""
+    global _threads_seen
+    running = started(_threads_seen)
     if running:
         process_guard.outlive(running)
+    _threads_seen = frozenset(threading.enumerate())
+
+
+#: The threads that ran when the last class ended (when the library was
+#: imported, before the first): those started since are the next class's.
+_threads_seen = frozenset(threading.enumerate())
 
 
 def _check_no_database(

@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from flask_dbcase import DatabaseTestCase
 from flask_dbcase import LockWaitError
+from flask_dbcase import skipUnlessDialect
 from flask_dbcase import transaction
 from flask_dbcase import TransactionalTestCase
 from flask_dbcase.urls import is_memory_sqlite
@@ -1474,6 +1475,14 @@ class Threads(_Mixin):
     def test_the_same_from_create_app(self) -> None:
         self.check_outliving(TransactionalTestCase, "create_app")
 
+    def test_the_same_from_set_up_class_before_super(self) -> None:
+        # Its own app: the class has none yet; after the class, its engine is
+        # one of many that reach the configured database.
+        self.check_outliving(DatabaseTestCase, "before super")
+
+    def test_the_same_from_a_class_skipped_after_create_app(self) -> None:
+        self.check_outliving(TransactionalTestCase, "skipped")
+
     def check_outliving(self, base: type[DatabaseTestCase], where: str = "") -> None:
         engine = self.engine
         if engine.memory:
@@ -1491,12 +1500,14 @@ class Threads(_Mixin):
             @classmethod
             def create_app(cls) -> Flask:
                 app = make_app(engine)
-                if where == "create_app":
+                if where in ("create_app", "skipped"):
                     start(app)
                 return app
 
             @classmethod
             def setUpClass(cls) -> None:
+                if where == "before super":
+                    start(make_app(engine))
                 super().setUpClass()
                 if where == "setUpClass":
                     start(cls.app)
@@ -1505,6 +1516,9 @@ class Threads(_Mixin):
                 if not where:
                     start(self.app)
 
+        if where == "skipped":  # after create_app: the dialect is known then
+            other = "postgresql" if engine.url.startswith("sqlite") else "sqlite"
+            OutlivingTests = skipUnlessDialect(other)(OutlivingTests)
         if where == "setUpTestData":  # which a DatabaseTestCase refuses
             OutlivingTests.setUpTestData = classmethod(  # type: ignore[attr-defined]
                 lambda cls: start(cls.app)
