@@ -471,10 +471,12 @@ class TestDatabases:
         if key in self.created:
             return REUSED
         if server.exists(name):
-            if server.marks and server.is_marked(name):  # a run that ended left it
+            marked = server.marks and server.is_marked(name)
+            if marked or allows(allowed, server.name, name):
                 other = self._used_otherwise(server, name, reading)
                 if other is not None:
                     raise TestDatabaseError(_clash(label, name, reading, other))
+            if marked:  # a run that ended left it
                 self.created[key] = (server, name)
                 return REUSED
             if allows(allowed, server.name, name):
@@ -504,11 +506,14 @@ class TestDatabases:
 
         Processes take turns under a lock: a database cannot be cloned while
         another connection is open to it. ``False`` if ``source`` exists but is
-        not one of flask_dbcase's, which is then left alone.
+        not one of flask_dbcase's, or another's test database (configured
+        ``shop_template`` beside ``shop``), which is then left alone.
         """
         with server.locked(_template_lock(source)):
             if server.exists(source):
                 if not server.is_marked(source):
+                    return False
+                if self._used_otherwise(server, source, _template_of(source)):
                     return False
                 fresh = False
             else:
@@ -542,16 +547,25 @@ class TestDatabases:
         ``name`` than as ``reading``, if one does: configured ``shop_2`` and
         ``shop`` make ``test_shop_2`` the first of one and the second of the
         other."""
-        for base, number in _readings(name):
+        for base, number in _readings(name, server.clones):
             if (base, number) == reading:
                 continue
-            claim = self._claims.get((server.id, base))
-            if claim is not None and claim.number == number:
-                return base, number
-            key = claim_key(base, number)
-            if not server.try_lock(key):
-                return base, number
-            server.unlock(key)
+            if number == 0:
+                # A template: used here if this process cloned from it, and
+                # elsewhere while a process holds a copy, which clones from it.
+                if (server.id, name) in self.templates:
+                    return base, number
+                numbers: t.Iterable[int] = range(2, _Claim.LIMIT + 1)
+            else:
+                claim = self._claims.get((server.id, base))
+                if claim is not None and claim.number == number:
+                    return base, number
+                numbers = (number,)
+            for each in numbers:
+                key = claim_key(base, each)
+                if not server.try_lock(key):
+                    return base, number
+                server.unlock(key)
         return None
 
     def keeps(self, target: Target) -> bool:
@@ -610,7 +624,7 @@ class TestDatabases:
         self.created.clear()
         needed = {self.sources.get(key) for key in self.kept}
         for key, (server, name) in self.templates.items():
-            if key in needed:
+            if key in needed or self._used_otherwise(server, name, _template_of(name)):
                 continue
             place = f"{name!r} on {describe_url(server.url)}"
             with reported_at_exit(f"the template database {place}", server.url):
@@ -627,20 +641,36 @@ def claim_key(name: str, number: int) -> str:
     return "flask_dbcase:" + digest
 
 
-def _readings(name: str) -> list[tuple[str, int]]:
+def _readings(name: str, templates: bool) -> list[tuple[str, int]]:
     """The test databases and numbers whose copy a server's database ``name``
-    may be: the first of its own name, or a numbered copy of another."""
+    may be: the first of its own name, a numbered copy of another, or, on a
+    server that clones (``templates``), the template of another's copies
+    (number 0)."""
     found = [(name, 1)]
     stem, _, tail = name.rpartition("_")
-    if stem and tail.isdigit() and 2 <= int(tail) <= _Claim.LIMIT:
-        found.append((stem, int(tail)))
+    if not stem:
+        return found
+    if tail == "template":
+        if templates:
+            found.append((stem, 0))
+    # As numbered() writes them: ASCII digits, no leading zero.
+    elif tail.isascii() and tail.isdigit() and tail[0] != "0":
+        if 2 <= int(tail) <= _Claim.LIMIT:
+            found.append((stem, int(tail)))
     return found
+
+
+def _template_of(name: str) -> tuple[str, int]:
+    """The reading of the template ``name``: of its test database's copies."""
+    return name.rpartition("_")[0], 0
 
 
 def _clash(
     label: str, name: str, reading: tuple[str, int], other: tuple[str, int]
 ) -> str:
     def what(base: str, number: int) -> str:
+        if number == 0:
+            return f"the template of the copies of the test database {base!r}"
         if number == 1:
             return f"the test database {base!r}"
         return f"copy {number} of the test database {base!r}"
@@ -648,8 +678,8 @@ def _clash(
     return (
         f"{label} would run on {name!r} as {what(*reading)}, but a test process"
         f" uses it as {what(*other)}: configured databases whose names differ by"
-        " an ending '_<number>' give their test databases the same names. Rename"
-        " one of them."
+        " an ending '_<number>' or '_template' give their test databases the"
+        " same names. Rename one of them."
     )
 
 
@@ -727,7 +757,7 @@ class _Claim:
         marked = server.marked()
         if self.number == 1 and server.clones:
             template = f"{self.name}_template"
-            if template in marked and not used(server, template, ("", 0)):
+            if template in marked and not used(server, template, (self.name, 0)):
                 with server.locked(_template_lock(template)):
                     server.drop(template)
         for number, name in self._copies(marked):

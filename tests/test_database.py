@@ -1136,5 +1136,58 @@ class _NameClashes(_Mixin):
         self.assertIn(f"would run on {other!r} as copy 2 of", message)
         self.assertIn("Rename one of them", message)
 
+    def test_a_template_held_as_another_database_is_left_alone(self) -> None:
+        if not self.server.clones:
+            self.skipTest("no template: every copy is built")
+        mine, other = self.derived("clashd"), self.derived("clashd", "_template")
+        self.hold(mine)  # this one gets copy 2, cloned from the template
+        self.make(other)
+        self.hold(other)
+        engine = sa.create_engine(
+            self.configured("clashd").replace(self.engine.own("clashd"), other),
+            poolclass=NullPool,
+        )
+        self.addCleanup(engine.dispose)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE sentinel (id integer)")
+        self.assertEqual(run_case(self.case(self.configured("clashd"))).problems(), "")
+        self.assertEqual(sa.inspect(engine).get_table_names(), ["sentinel"])
+
+    def test_a_held_template_is_not_taken_over(self) -> None:
+        if not self.server.clones:
+            self.skipTest("no template: every copy is built")
+        mine = self.derived("clashe")
+        self.make(f"{mine}_template")
+        self.hold(mine, 2)  # a process that clones from the template
+        message = only_error(self.case(self.configured("clashe", "_template")))
+        self.assertIn("as the test database", message)
+        self.assertIn(f"template of the copies of the test database {mine!r}", message)
+
+    def test_an_allowed_copy_held_as_another_database_is_not_shared(self) -> None:
+        mine, other = self.derived("clashf"), self.derived("clashf", "_2")
+        self.hold(mine)  # this one gets copy 2
+        quoted = self.server.quote(other)
+        self.server.connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        self.addCleanup(self.server.drop, other)
+        self.hold(other)  # a run that named it in the wipe list uses it
+        with mock.patch.dict(os.environ, {"FLASK_DBCASE_WIPE_DATABASES": other}):
+            message = only_error(self.case(self.configured("clashf")))
+        self.assertIn(f"would run on {other!r} as copy 2 of", message)
+
+
+class ReadingTests(unittest.TestCase):
+    def test_the_names_a_copy_or_template_may_have(self) -> None:
+        from flask_dbcase.database import _readings
+
+        self.assertEqual(_readings("test_a_2", False), [("test_a_2", 1), ("test_a", 2)])
+        self.assertEqual(_readings("test_a_65", False), [("test_a_65", 1)])
+        # Not as numbered() writes them: a leading zero, a digit not ASCII
+        # (which int() refused, failing the class).
+        self.assertEqual(_readings("test_a_02", False), [("test_a_02", 1)])
+        self.assertEqual(_readings("test_a_\u00b2", False), [("test_a_\u00b2", 1)])
+        templates = [("test_a_template", 1), ("test_a", 0)]
+        self.assertEqual(_readings("test_a_template", True), templates)
+        self.assertEqual(_readings("test_a_template", False), templates[:1])
+
 
 globals().update(engine_classes([_NameClashes], SERVERS))
