@@ -452,6 +452,9 @@ class TestDatabases:
         server.label = label  # its messages name the class that uses it now
         return server
 
+    # radon C, essential: one branch per state the name is found in: ours
+    # already, left marked, allowed, someone else's, missing (cloned or
+    # created), each checked against the name's other readings.
     def _create(
         self,
         server: Backend,
