@@ -287,36 +287,23 @@ class ProcessGuard(_Guard):
         #: runs, theirs are the only connections refused.
         self._outliving: collections.Counter[int] = collections.Counter()
         self._outlivers = 0
-        self._listening = False
 
     def start(self) -> None:
-        """A test class starts: guard until every class that started has ended.
-
-        The listeners, once there, stay, and do nothing while nothing is
-        guarded: removed while a thread a class left running connects, they
-        broke SQLAlchemy's dispatch ("deque mutated during iteration").
-        """
+        """A test class starts: guard until every class that started has ended."""
         with self._lock:
-            if not self._listening:
+            if self._users == 0:
                 event.listen(Pool, "connect", self.check, insert=True)
                 event.listen(Pool, "checkout", self.check_checkout)
                 event.listen(sa.Engine, "do_connect", self.check_file)
-                self._listening = True
             self._users += 1
 
     def stop(self) -> None:
         with self._lock:
             self._users -= 1
-
-    def check(self, dbapi_connection: t.Any, record: t.Any) -> None:
-        if self._users:
-            super().check(dbapi_connection, record)
-
-    def check_checkout(
-        self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any
-    ) -> None:
-        if self._users:
-            super().check_checkout(dbapi_connection, record, proxy)
+            if self._users == 0:
+                event.remove(Pool, "connect", self.check)
+                event.remove(Pool, "checkout", self.check_checkout)
+                event.remove(sa.Engine, "do_connect", self.check_file)
 
     def outlive(self, threads: t.Iterable[threading.Thread]) -> None:
         """Keep guarding until ``threads``, which a test started and left
@@ -465,8 +452,6 @@ class ProcessGuard(_Guard):
         the statement that identifies it: the driver runs the setting as it
         connects. A connection that has its own ``init_command`` keeps it.
         """
-        if not self._users:
-            return
         refuser = self._refuser()
         if refuser is not None:  # before the driver connects
             where = describe_new(dialect, cargs, cparams)
