@@ -264,13 +264,12 @@ def forget_pool(engine: sa.Engine) -> None:
     """In a forked process, let ``engine`` open connections of its own, and
     leave those in its pool, the parent's, unused and open."""
     if not is_memory_sqlite(engine.url):  # a copy of the parent's, the only one
-        _inherited.append(engine.pool)
+        # Kept: collected, its connections would warn that they were not closed.
+        _parents_pools.append(engine.pool)
         engine.dispose(close=False)
 
 
-#: What a forked process inherited from its parent, kept and never closed:
-#: collected, their connections would warn that they were not closed.
-_inherited: list[t.Any] = []
+_parents_pools: list[sa.Pool] = []
 
 
 def _custom_connect(engine: sa.Engine) -> bool:
@@ -312,6 +311,8 @@ class TestDatabases:
         self._exit_hooks: list[t.Callable[[], None]] = []
         self._first_exit_hooks: list[t.Callable[[], None]] = []
         self._exit_registered = False
+        #: What a forked process inherited: the parent's, never closed here.
+        self._inherited: list[t.Any] = []
 
     def forget_parent(self) -> None:
         """In a forked process, leave the parent's test databases to the parent.
@@ -323,7 +324,7 @@ class TestDatabases:
         stay pointed, with an empty pool, so that a process a test forks works
         in the test's database through connections of its own.
         """
-        _inherited.append((self._servers, self._claims))
+        self._inherited.append((self._servers, self._claims))
         self.created, self.kept, self.templates, self.sources = {}, set(), {}, {}
         self._servers, self._claims = {}, {}
         self._exit_hooks, self._first_exit_hooks = [], []
@@ -474,15 +475,14 @@ class TestDatabases:
             return REUSED
         if server.exists(name):
             marked = server.marks and server.is_marked(name)
-            named = allows(allowed, server.name, name)
-            if marked or named:
+            if marked or allows(allowed, server.name, name):
                 other = self._used_otherwise(server, name, reading)
                 if other is not None:
                     raise TestDatabaseError(_clash(label, name, reading, other))
             if marked:  # a run that ended left it
                 self.created[key] = (server, name)
                 return REUSED
-            if named:
+            if allows(allowed, server.name, name):
                 return ALLOWED
             raise TestDatabaseError(
                 f"{label} would run on the test database {name!r} on"
