@@ -309,19 +309,9 @@ class ProcessGuard(_Guard):
         """Keep guarding until ``threads``, which a test started and left
         running, have ended: after their class, the engines point at the
         configured databases again."""
+        waiting = list(threads)
+        idents = [thread.ident for thread in waiting if thread.ident is not None]
         with self._lock:
-            # Once each: a test's thread is handed over again with its class's,
-            # and this guard's own waiters are among the threads a class left.
-            waiting = [
-                thread
-                for thread in threads
-                if thread.ident is not None
-                and thread.ident not in self._outliving
-                and thread.name != _WAITER
-            ]
-            if not waiting:
-                return
-            idents = [t.cast(int, thread.ident) for thread in waiting]
             self._outliving.update(idents)
             self._outlivers += 1
         self.start()
@@ -337,7 +327,7 @@ class ProcessGuard(_Guard):
                     self._outlivers -= 1
                 self.stop()
 
-        threading.Thread(target=wait, name=_WAITER, daemon=True).start()
+        threading.Thread(target=wait, name="flask_dbcase guard", daemon=True).start()
 
     @contextlib.contextmanager
     def building(self, label: str, allowed: frozenset[str]) -> t.Iterator[None]:
@@ -377,7 +367,7 @@ class ProcessGuard(_Guard):
                 thread.join()
                 self._refused_threads.pop(thread.ident or 0, None)
 
-        threading.Thread(target=forget, name=_WAITER, daemon=True).start()
+        threading.Thread(target=forget, name="flask_dbcase guard", daemon=True).start()
 
     def watch_statements(self) -> None:
         """Also refuse statements on connections opened before the refusal,
@@ -512,10 +502,6 @@ def _refused_real(where: str, label: str) -> str:
         " database while tests run, or use db.engine; wait for such threads"
         " in the test."
     )
-
-
-#: The name of the guard's threads that wait for others to end.
-_WAITER = "flask_dbcase guard"
 
 
 def _refused_late(where: str) -> str:
